@@ -1,0 +1,33 @@
+/*
+ * app.h - the daemon's parts, created in main.c and passed to every front end.
+ *
+ * One struct so that handlers reach the store, the batcher, the read cache
+ * and the config without globals. main.c owns every member.
+ */
+#ifndef PODIUM_APP_H
+#define PODIUM_APP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct event_base;
+struct config;
+struct store;
+struct ingest;
+struct auth;
+struct boards;
+struct http_server;
+
+typedef struct app {
+    struct event_base *base;
+    const struct config *cfg;
+    struct store *st;
+    struct ingest *in;
+    struct auth *au;
+    struct boards *bc;
+    struct http_server *http;
+    int64_t rules_loaded_ms; /* when the rules in force were installed, 0 = none */
+    bool stopping;
+} app;
+
+#endif

@@ -1,0 +1,227 @@
+/*
+ * auth.c - token hashing, minting, bootstrap file and a lookup cache.
+ *
+ * The cache is a fixed-size open-addressing table keyed by the token's
+ * SHA-256; an entry holds the identity (or "unknown") and the time it was
+ * fetched. Entries older than AUTH_CACHE_MS are looked up again. Negative
+ * answers are cached too, so a client hammering with a bad token costs one
+ * Redis lookup per AUTH_CACHE_MS.
+ */
+#include "auth.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "keys.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+#define CACHE_SLOTS 4096
+
+struct entry {
+    char sha[65]; /* "" = empty slot */
+    bool known;
+    int64_t fetched;
+    auth_identity who;
+};
+
+struct auth {
+    store *st;
+    char bootstrap[65]; /* SHA-256 hex of the bootstrap token, "" = none */
+    struct entry cache[CACHE_SLOTS];
+};
+
+/* A lookup waiting for Redis. */
+struct lookup {
+    auth *a;
+    char sha[65];
+    auth_cb *cb;
+    void *arg;
+};
+
+auth *auth_new(store *st)
+{
+    auth *a = calloc(1, sizeof(*a));
+    if (a)
+        a->st = st;
+    return a;
+}
+
+void auth_free(auth *a)
+{
+    free(a);
+}
+
+void auth_hash(const char *token, char out[65])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)token, strlen(token), md);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+void auth_set_bootstrap(auth *a, const char *token)
+{
+    auth_hash(token, a->bootstrap);
+}
+
+/* The cache slot for a hash (its first hex digits pick it). */
+static struct entry *slot(auth *a, const char *sha)
+{
+    unsigned long h = strtoul((char[9]){sha[0], sha[1], sha[2], sha[3], sha[4], sha[5], sha[6],
+                                        sha[7], 0},
+                              NULL, 16);
+    return &a->cache[h % CACHE_SLOTS];
+}
+
+void auth_forget(auth *a, const char *sha)
+{
+    struct entry *e = slot(a, sha);
+    if (strcmp(e->sha, sha) == 0)
+        e->sha[0] = '\0';
+}
+
+const char *auth_role_name(auth_role r)
+{
+    static const char *names[] = {"none", "leader", "reader", "ingest", "admin"};
+    return names[r];
+}
+
+auth_role auth_role_parse(const char *s)
+{
+    for (auth_role r = ROLE_LEADER; r <= ROLE_ADMIN; r++)
+        if (strcmp(s, auth_role_name(r)) == 0)
+            return r;
+    return ROLE_NONE;
+}
+
+/* Redis answer to HGET tokens sha: "id role leader" or nil. */
+static void on_lookup(void *arg, const store_reply *r)
+{
+    struct lookup *l = arg;
+    if (r == NULL || store_reply_is_error(r)) {
+        l->cb(l->arg, NULL, true);
+        free(l);
+        return;
+    }
+    struct entry *e = slot(l->a, l->sha);
+    memset(e, 0, sizeof(*e));
+    snprintf(e->sha, sizeof(e->sha), "%s", l->sha);
+    e->fetched = util_now_ms();
+    size_t len;
+    const char *s = store_reply_str(r, &len);
+    char id[16] = "", role[16] = "", leader[EVENT_NAME_MAX + 1] = "";
+    if (s && len < 200 && sscanf(s, "%15s %15s %64s", id, role, leader) >= 2 &&
+        auth_role_parse(role) != ROLE_NONE) {
+        e->known = true;
+        e->who.role = auth_role_parse(role);
+        snprintf(e->who.org, sizeof(e->who.org), "default");
+        snprintf(e->who.id, sizeof(e->who.id), "%s", id);
+        if (strcmp(leader, "-") != 0)
+            snprintf(e->who.leader, sizeof(e->who.leader), "%s", leader);
+    }
+    l->cb(l->arg, e->known ? &e->who : NULL, false);
+    free(l);
+}
+
+void auth_check(auth *a, const char *token, auth_cb *cb, void *arg)
+{
+    static const auth_identity boot = {ROLE_ADMIN, "default", "", "bootstrap"};
+    if (token == NULL || strlen(token) != AUTH_TOKEN_LEN || strncmp(token, "pdm_", 4) != 0) {
+        cb(arg, NULL, false);
+        return;
+    }
+    char sha[65];
+    auth_hash(token, sha);
+    if (a->bootstrap[0] && strcmp(sha, a->bootstrap) == 0) {
+        cb(arg, &boot, false);
+        return;
+    }
+    struct entry *e = slot(a, sha);
+    if (strcmp(e->sha, sha) == 0 && util_now_ms() - e->fetched < AUTH_CACHE_MS) {
+        cb(arg, e->known ? &e->who : NULL, false);
+        return;
+    }
+    struct lookup *l = malloc(sizeof(*l));
+    if (l == NULL)
+        abort();
+    *l = (struct lookup){.a = a, .cb = cb, .arg = arg};
+    memcpy(l->sha, sha, sizeof(sha));
+    char key[KEYS_MAX];
+    keys_org(key, "default", "tokens");
+    const char *argv[] = {"HGET", key, sha};
+    size_t lens[] = {4, strlen(key), 64};
+    if (store_command(a->st, on_lookup, l, 3, argv, lens) < 0) {
+        free(l);
+        cb(arg, NULL, true);
+    }
+}
+
+int auth_mint(char *out, char *id)
+{
+    unsigned char rnd[32], rid[6];
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1 || RAND_bytes(rid, sizeof(rid)) != 1)
+        return -1;
+    unsigned char b64[48];
+    EVP_EncodeBlock(b64, rnd, sizeof(rnd)); /* 44 chars with one '=' */
+    for (int i = 0; i < 43; i++)
+        b64[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
+    b64[43] = '\0';
+    memcpy(out, "pdm_", 4);
+    memcpy(out + 4, b64, 44); /* 43 characters and the NUL */
+    for (int i = 0; i < 6; i++)
+        snprintf(id + 2 * i, 3, "%02x", rid[i]);
+    return 0;
+}
+
+int auth_bootstrap_file(const char *path, char *token, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f) {
+        char buf[128] = "";
+        if (fgets(buf, sizeof(buf), f) == NULL)
+            buf[0] = '\0';
+        fclose(f);
+        buf[strcspn(buf, " \t\r\n")] = '\0';
+        if (strlen(buf) != AUTH_TOKEN_LEN || strncmp(buf, "pdm_", 4) != 0) {
+            snprintf(err, errlen, "%s: expected one token of the form pdm_ and 43 characters "
+                     "(delete the file to have a new one made)", path);
+            return -1;
+        }
+        memcpy(token, buf, AUTH_TOKEN_LEN + 1);
+        return 0;
+    }
+    if (errno != ENOENT) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char id[16];
+    if (auth_mint(token, id) < 0) {
+        snprintf(err, errlen, "no randomness available to make an admin token");
+        return -1;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[AUTH_TOKEN_LEN + 2];
+    snprintf(line, sizeof(line), "%s\n", token);
+    bool ok = write(fd, line, strlen(line)) == (ssize_t)strlen(line);
+    close(fd);
+    if (!ok) {
+        snprintf(err, errlen, "%s: cannot write the token", path);
+        unlink(path);
+        return -1;
+    }
+    log_info("auth: wrote a new admin token to %s", path);
+    return 0;
+}

@@ -1,0 +1,54 @@
+/*
+ * boards.h - the read cache: leaderboard pages rendered once per change.
+ *
+ * A page (one board, offset and limit, or the part around one leader) is
+ * fetched with page.lua, rendered to JSON once and kept with the board's
+ * version. It is served from memory while no newer version of the board is
+ * known and it is younger than BOARDS_TTL_MS. This daemon learns of new
+ * versions from its own score.lua calls at once (boards_note_version);
+ * writes made through other daemons show within BOARDS_TTL_MS. Concurrent
+ * misses of one page wait for a single fetch.
+ */
+#ifndef PODIUM_BOARDS_H
+#define PODIUM_BOARDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "period.h"
+#include "rules.h"
+
+struct store;
+typedef struct boards boards;
+
+#define BOARDS_TTL_MS      1000
+#define BOARDS_MAX_ENTRIES 20000
+
+/* A rendered page; valid during the callback only. */
+typedef struct boards_page {
+    const char *body; /* JSON */
+    size_t len;
+    const char *etag; /* quoted entity tag */
+    bool found;       /* false for "around" when the leader is not on the board */
+} boards_page;
+
+/* Called once with the page, or NULL when Redis could not be asked. */
+typedef void boards_cb(void *arg, const boards_page *page);
+
+/* Creates the cache; the store is borrowed. */
+boards *boards_new(struct store *st);
+/* Frees the cache; waiting callers are answered with NULL. NULL is allowed. */
+void boards_free(boards *bc);
+/* Records that board "challenge:period" of org "default" reached `version`. */
+void boards_note_version(void *bc, const char *board, int64_t version);
+/* Serves a page of challenge ch in period per (prev: the period before, or
+ * NULL): `limit` entries from `offset`, or, when around is non-NULL, up to
+ * `limit` entries on each side of that leader. */
+void boards_get(boards *bc, const char *org, const rules_challenge *ch, const period *per,
+                const period *prev, int64_t offset, int64_t limit, const char *around,
+                boards_cb *cb, void *arg);
+/* Entries held, for tests and metrics. */
+size_t boards_size(const boards *bc);
+
+#endif

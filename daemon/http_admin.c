@@ -1,0 +1,477 @@
+/*
+ * http_admin.c - admin resources: leaders, teams and tokens.
+ *
+ * Profiles are stored as compact JSON in one hash per org (keys.h), so a
+ * board page gets every name on it with one HMGET. Tokens are minted here
+ * and shown once; Redis keeps only their SHA-256. Each handler validates
+ * its whole input before the first write, so a refused request changes
+ * nothing.
+ */
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "http_server.h"
+#include "jsonw.h"
+#include "keys.h"
+#include "store.h"
+#include "util.h"
+
+#define NAME_MAX_CHARS 100
+#define AVATAR_MAX     2048
+
+/* Sends a command given as NUL-terminated words; false (and 503 sent) if Redis is down. */
+static bool send_cmd(http_req *q, store_cb *cb, void *arg, int argc, ...)
+{
+    const char *argv[8];
+    size_t lens[8];
+    va_list ap;
+    va_start(ap, argc);
+    for (int i = 0; i < argc && i < 8; i++) {
+        argv[i] = va_arg(ap, const char *);
+        lens[i] = strlen(argv[i]);
+    }
+    va_end(ap);
+    if (store_command(q->a->st, cb, arg, argc, argv, lens) < 0) {
+        http_unavailable(q);
+        return false;
+    }
+    return true;
+}
+
+/* Answers 400 unless the first path parameter is a valid id. */
+static bool check_id(http_req *q, const char *what)
+{
+    if (util_valid_id(q->param[0]))
+        return true;
+    char detail[200];
+    snprintf(detail, sizeof(detail),
+             "A %s id is 1 to 64 characters: lower-case letters, digits, '.', '_' and '-', "
+             "starting with a letter or digit.",
+             what);
+    http_problem(q, 400, "invalid-id", detail, NULL);
+    return false;
+}
+
+/* Parses the body as a JSON object; answers 400 and returns NULL if it is not one. */
+static json_t *body_object(http_req *q)
+{
+    size_t len;
+    const char *body = http_body(q, &len);
+    json_error_t e;
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);
+    if (j == NULL || !json_is_object(j)) {
+        errlist errs = {0};
+        if (j == NULL)
+            errlist_add(&errs, "", "line %d, column %d: %s", e.line, e.column, e.text);
+        else
+            errlist_add(&errs, "", "must be a JSON object");
+        http_problem(q, 400, "invalid-body", "The body could not be read; nothing was changed.",
+                     &errs);
+        errlist_clear(&errs);
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+/* Checks that obj has only the members in `allowed` (NULL-terminated). */
+static void only_members(json_t *obj, const char *const *allowed, errlist *errs)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v)
+    {
+        bool ok = false;
+        for (const char *const *a = allowed; *a && !ok; a++)
+            ok = strcmp(*a, k) == 0;
+        if (!ok)
+            errlist_add(errs, "", "unknown member '%s'", k);
+    }
+}
+
+/* Checks an optional string member with a length bound; returns it or NULL. */
+static const char *string_member(json_t *obj, const char *name, bool required, size_t max,
+                                 errlist *errs)
+{
+    char ptr[64];
+    snprintf(ptr, sizeof(ptr), "/%s", name);
+    json_t *v = json_object_get(obj, name);
+    if (v == NULL || json_is_null(v)) {
+        if (required)
+            errlist_add(errs, ptr, "is required");
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        errlist_add(errs, ptr, "must be a string");
+        return NULL;
+    }
+    size_t n = json_string_length(v);
+    if (n == 0 || n > max || strlen(json_string_value(v)) != n) {
+        errlist_add(errs, ptr, "must be 1 to %zu characters", max);
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+/* Answers 422 with errs if there are any; true if the input was fine. */
+static bool input_ok(http_req *q, errlist *errs)
+{
+    if (errs->n == 0)
+        return true;
+    http_problem(q, 422, "invalid-input", "The input is not valid; nothing was changed.", errs);
+    errlist_clear(errs);
+    return false;
+}
+
+/* A write in flight: the profile JSON to store and where. */
+struct put {
+    http_req *q;
+    char *json;
+    char hash[KEYS_MAX];
+};
+
+/* HSET answer: 201 when the field is new, else 200. */
+static void on_hset(void *arg, const store_reply *r)
+{
+    struct put *p = arg;
+    http_req *q = p->q;
+    if (r == NULL || store_reply_is_error(r)) {
+        http_unavailable(q);
+    } else {
+        struct evbuffer *b = evbuffer_new();
+        evbuffer_add_printf(b, "{\"id\":\"%s\",\"profile\":%s}\n", q->param[0], p->json);
+        http_reply(q, store_reply_int(r) == 1 ? 201 : 200, b);
+    }
+    free(p->json);
+    free(p);
+}
+
+/* Team existence answer: store the leader, or refuse an unknown team. */
+static void on_team_checked(void *arg, const store_reply *r)
+{
+    struct put *p = arg;
+    http_req *q = p->q;
+    if (r == NULL || store_reply_is_error(r) || store_reply_int(r) != 1) {
+        if (r == NULL || store_reply_is_error(r)) {
+            http_unavailable(q);
+        } else {
+            errlist errs = {0};
+            errlist_add(&errs, "/team", "no team has this id: create it first with PUT "
+                        "/v1/admin/teams/{id}");
+            input_ok(q, &errs);
+        }
+        free(p->json);
+        free(p);
+        return;
+    }
+    if (!send_cmd(q, on_hset, p, 4, "HSET", p->hash, q->param[0], p->json)) {
+        free(p->json);
+        free(p);
+    }
+}
+
+void http_admin_leader_put(http_req *q)
+{
+    static const char *const allowed[] = {"name", "team", "avatar", "hidden", NULL};
+    if (!check_id(q, "leader"))
+        return;
+    json_t *j = body_object(q);
+    if (j == NULL)
+        return;
+    errlist errs = {0};
+    only_members(j, allowed, &errs);
+    const char *name = string_member(j, "name", true, NAME_MAX_CHARS, &errs);
+    const char *team = string_member(j, "team", false, 64, &errs);
+    const char *avatar = string_member(j, "avatar", false, AVATAR_MAX, &errs);
+    json_t *hidden = json_object_get(j, "hidden");
+    if (team && !util_valid_id(team))
+        errlist_add(&errs, "/team", "is not a valid team id");
+    if (avatar && strncmp(avatar, "https://", 8) != 0 && strncmp(avatar, "http://", 7) != 0)
+        errlist_add(&errs, "/avatar", "must be an http:// or https:// URL");
+    if (hidden && !json_is_boolean(hidden))
+        errlist_add(&errs, "/hidden", "must be true or false");
+    if (!input_ok(q, &errs)) {
+        json_decref(j);
+        return;
+    }
+    json_t *profile = json_pack("{s:s}", "name", name);
+    if (team)
+        json_object_set_new(profile, "team", json_string(team));
+    if (avatar)
+        json_object_set_new(profile, "avatar", json_string(avatar));
+    json_object_set_new(profile, "hidden", json_boolean(hidden && json_is_true(hidden)));
+    struct put *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        abort();
+    p->q = q;
+    p->json = json_dumps(profile, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    keys_org(p->hash, q->who.org, "leaders");
+    json_decref(profile);
+    bool sent;
+    if (team) {
+        char teams[KEYS_MAX];
+        keys_org(teams, q->who.org, "teams");
+        sent = send_cmd(q, on_team_checked, p, 3, "HEXISTS", teams, team);
+    } else {
+        sent = send_cmd(q, on_hset, p, 4, "HSET", p->hash, q->param[0], p->json);
+    }
+    json_decref(j);
+    if (!sent) {
+        free(p->json);
+        free(p);
+    }
+}
+
+/* HGET answer of a profile read. */
+static void on_profile(void *arg, const store_reply *r)
+{
+    http_req *q = arg;
+    const char *s = store_reply_str(r, NULL);
+    if (r == NULL || store_reply_is_error(r)) {
+        http_unavailable(q);
+    } else if (s == NULL) {
+        http_problem(q, 404, "not-found", "Nothing has this id.", NULL);
+    } else {
+        struct evbuffer *b = evbuffer_new();
+        evbuffer_add_printf(b, "{\"id\":\"%s\",\"profile\":%s}\n", q->param[0], s);
+        http_reply(q, 200, b);
+    }
+}
+
+/* Reads one profile of hash `what` ("leaders" or "teams"). */
+static void profile_get(http_req *q, const char *what, const char *kind)
+{
+    if (!check_id(q, kind))
+        return;
+    char key[KEYS_MAX];
+    keys_org(key, q->who.org, what);
+    send_cmd(q, on_profile, q, 3, "HGET", key, q->param[0]);
+}
+
+void http_admin_leader_get(http_req *q)
+{
+    profile_get(q, "leaders", "leader");
+}
+
+void http_admin_leader_delete(http_req *q)
+{
+    http_problem(q, 501, "not-implemented",
+                 "Erasing a leader (profile, events and board entries) is not available in this "
+                 "version; set \"hidden\": true with PUT instead.",
+                 NULL);
+}
+
+void http_admin_team_put(http_req *q)
+{
+    static const char *const allowed[] = {"name", NULL};
+    if (!check_id(q, "team"))
+        return;
+    json_t *j = body_object(q);
+    if (j == NULL)
+        return;
+    errlist errs = {0};
+    only_members(j, allowed, &errs);
+    const char *name = string_member(j, "name", true, NAME_MAX_CHARS, &errs);
+    if (!input_ok(q, &errs)) {
+        json_decref(j);
+        return;
+    }
+    json_t *profile = json_pack("{s:s}", "name", name);
+    struct put *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        abort();
+    p->q = q;
+    p->json = json_dumps(profile, JSON_COMPACT);
+    keys_org(p->hash, q->who.org, "teams");
+    json_decref(profile);
+    json_decref(j);
+    if (!send_cmd(q, on_hset, p, 4, "HSET", p->hash, q->param[0], p->json)) {
+        free(p->json);
+        free(p);
+    }
+}
+
+void http_admin_team_get(http_req *q)
+{
+    profile_get(q, "teams", "team");
+}
+
+/* A token being created or deleted. */
+struct tok {
+    http_req *q;
+    auth_role role;
+    char leader[EVENT_NAME_MAX + 1];
+    char token[AUTH_TOKEN_LEN + 1];
+    char id[16];
+    char sha[65];
+    char value[128];
+    int replies; /* writes still awaited */
+    bool failed;
+};
+
+/* Answer to one of the token writes; the last one answers the client. */
+static void on_token_written(void *arg, const store_reply *r)
+{
+    struct tok *t = arg;
+    t->failed |= r == NULL || store_reply_is_error(r);
+    if (--t->replies > 0)
+        return;
+    http_req *q = t->q;
+    if (t->failed) {
+        http_unavailable(q);
+    } else if (t->token[0]) {
+        struct evbuffer *b = evbuffer_new();
+        evbuffer_add_printf(b, "{\"id\":\"%s\",\"token\":\"%s\",\"role\":\"%s\",\"leader\":", t->id,
+                            t->token, auth_role_name(t->role));
+        jsonw_str_or_null(b, t->leader[0] ? t->leader : NULL);
+        evbuffer_add(b, "}\n", 2);
+        http_reply(q, 201, b);
+    } else {
+        auth_forget(q->a->au, t->sha);
+        http_reply(q, 204, NULL);
+    }
+    free(t);
+}
+
+/* Stores a minted token: hash -> identity, id -> hash. */
+static void write_token(struct tok *t)
+{
+    http_req *q = t->q;
+    char tokens[KEYS_MAX], ids[KEYS_MAX];
+    keys_org(tokens, q->who.org, "tokens");
+    keys_org(ids, q->who.org, "tokenids");
+    snprintf(t->value, sizeof(t->value), "%s %s %s", t->id, auth_role_name(t->role),
+             t->leader[0] ? t->leader : "-");
+    t->replies = 2;
+    if (!send_cmd(q, on_token_written, t, 4, "HSET", tokens, t->sha, t->value)) {
+        free(t);
+        return;
+    }
+    if (store_command(q->a->st, on_token_written, t, 4,
+                      (const char *[]){"HSET", ids, t->id, t->sha},
+                      (size_t[]){4, strlen(ids), strlen(t->id), 64}) < 0) {
+        t->failed = true;
+        on_token_written(t, NULL);
+    }
+}
+
+/* Leader existence answer for a leader token. */
+static void on_leader_checked(void *arg, const store_reply *r)
+{
+    struct tok *t = arg;
+    if (r == NULL || store_reply_is_error(r)) {
+        http_unavailable(t->q);
+        free(t);
+    } else if (store_reply_int(r) != 1) {
+        errlist errs = {0};
+        errlist_add(&errs, "/leader", "no leader has this id: create it first with PUT "
+                    "/v1/admin/leaders/{id}");
+        input_ok(t->q, &errs);
+        free(t);
+    } else {
+        write_token(t);
+    }
+}
+
+void http_admin_token_post(http_req *q)
+{
+    static const char *const allowed[] = {"role", "leader", NULL};
+    json_t *j = body_object(q);
+    if (j == NULL)
+        return;
+    errlist errs = {0};
+    only_members(j, allowed, &errs);
+    const char *role = string_member(j, "role", true, 16, &errs);
+    const char *leader = string_member(j, "leader", false, 64, &errs);
+    auth_role rl = role ? auth_role_parse(role) : ROLE_NONE;
+    if (role && rl == ROLE_NONE)
+        errlist_add(&errs, "/role", "must be one of leader, reader, ingest, admin");
+    if (rl == ROLE_LEADER && leader == NULL)
+        errlist_add(&errs, "/leader", "is required for a leader token");
+    if (rl != ROLE_LEADER && leader)
+        errlist_add(&errs, "/leader", "is only for leader tokens");
+    if (leader && !util_valid_id(leader))
+        errlist_add(&errs, "/leader", "is not a valid leader id");
+    struct tok *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        abort();
+    t->q = q;
+    t->role = rl;
+    if (leader)
+        snprintf(t->leader, sizeof(t->leader), "%s", leader);
+    json_decref(j);
+    if (!input_ok(q, &errs)) {
+        free(t);
+        return;
+    }
+    if (auth_mint(t->token, t->id) < 0) {
+        free(t);
+        http_problem(q, 500, "internal", "No randomness available to make a token.", NULL);
+        return;
+    }
+    auth_hash(t->token, t->sha);
+    if (rl == ROLE_LEADER) {
+        char key[KEYS_MAX];
+        keys_org(key, q->who.org, "leaders");
+        if (!send_cmd(q, on_leader_checked, t, 3, "HEXISTS", key, t->leader))
+            free(t);
+        return;
+    }
+    write_token(t);
+}
+
+/* Token id lookup answer: delete both entries. */
+static void on_token_found(void *arg, const store_reply *r)
+{
+    struct tok *t = arg;
+    http_req *q = t->q;
+    size_t len;
+    const char *sha = store_reply_str(r, &len);
+    if (r == NULL || store_reply_is_error(r)) {
+        http_unavailable(q);
+        free(t);
+        return;
+    }
+    if (sha == NULL || len != 64) {
+        http_problem(q, 404, "not-found", "No token has this id.", NULL);
+        free(t);
+        return;
+    }
+    memcpy(t->sha, sha, 64);
+    t->sha[64] = '\0';
+    char tokens[KEYS_MAX], ids[KEYS_MAX];
+    keys_org(tokens, q->who.org, "tokens");
+    keys_org(ids, q->who.org, "tokenids");
+    t->replies = 2;
+    if (!send_cmd(q, on_token_written, t, 3, "HDEL", tokens, t->sha)) {
+        free(t);
+        return;
+    }
+    if (store_command(q->a->st, on_token_written, t, 3, (const char *[]){"HDEL", ids, q->param[0]},
+                      (size_t[]){4, strlen(ids), strlen(q->param[0])}) < 0) {
+        t->failed = true;
+        on_token_written(t, NULL);
+    }
+}
+
+void http_admin_token_delete(http_req *q)
+{
+    if (strlen(q->param[0]) != 12 || strspn(q->param[0], "0123456789abcdef") != 12) {
+        http_problem(q, 404, "not-found", "No token has this id.", NULL);
+        return;
+    }
+    struct tok *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        abort();
+    t->q = q;
+    char ids[KEYS_MAX];
+    keys_org(ids, q->who.org, "tokenids");
+    if (!send_cmd(q, on_token_found, t, 3, "HGET", ids, q->param[0]))
+        free(t);
+}

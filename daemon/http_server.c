@@ -1,0 +1,447 @@
+/*
+ * http_server.c - evhttp listener, limits, routing, bearer auth, problem+json.
+ *
+ * A request goes: on_request (health checks answered inline) -> route
+ * lookup in `routes` -> an http_req is allocated -> auth_check (often from
+ * the cache, else one Redis HGET) -> role check -> the handler. Handlers
+ * answer with http_reply/http_problem, which free the http_req. `busy`
+ * counts requests between arrival and answer, so that shutdown can wait
+ * for them.
+ *
+ * Limits: evhttp's body, header and timeout limits are set from the config
+ * (evhttp's defaults are unlimited). Responses carry nosniff and deny
+ * framing (the embed page, later, is the one route allowed in a frame).
+ */
+#include "http_server.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "ingest.h"
+#include "jsonw.h"
+#include "log.h"
+#include "store.h"
+
+struct http_server {
+    app *a;
+    struct evhttp *http;
+    struct evhttp_bound_socket *sock;
+    size_t busy;
+};
+
+typedef enum { ACCESS_NONE, ACCESS_READ, ACCESS_EVENTS, ACCESS_ADMIN } access_kind;
+
+static const struct route {
+    enum evhttp_cmd_type method;
+    const char *pattern; /* "*" matches one segment, which becomes a param */
+    access_kind access;
+    http_handler *handler;
+} routes[] = {
+    {EVHTTP_REQ_POST, "/v1/events", ACCESS_EVENTS, http_events_post},
+    {EVHTTP_REQ_GET, "/v1/challenges", ACCESS_READ, http_challenges_list},
+    {EVHTTP_REQ_GET, "/v1/challenges/*/leaderboard", ACCESS_READ, http_board_get},
+    {EVHTTP_REQ_GET, "/v1/challenges/*/leaderboard/around/*", ACCESS_READ, http_board_around},
+    {EVHTTP_REQ_GET, "/v1/leaders/*", ACCESS_READ, http_leader_get},
+    {EVHTTP_REQ_PUT, "/v1/admin/leaders/*", ACCESS_ADMIN, http_admin_leader_put},
+    {EVHTTP_REQ_GET, "/v1/admin/leaders/*", ACCESS_ADMIN, http_admin_leader_get},
+    {EVHTTP_REQ_DELETE, "/v1/admin/leaders/*", ACCESS_ADMIN, http_admin_leader_delete},
+    {EVHTTP_REQ_PUT, "/v1/admin/teams/*", ACCESS_ADMIN, http_admin_team_put},
+    {EVHTTP_REQ_GET, "/v1/admin/teams/*", ACCESS_ADMIN, http_admin_team_get},
+    {EVHTTP_REQ_POST, "/v1/admin/tokens", ACCESS_ADMIN, http_admin_token_post},
+    {EVHTTP_REQ_DELETE, "/v1/admin/tokens/*", ACCESS_ADMIN, http_admin_token_delete},
+};
+
+/* The reason phrase of a status, used as the problem title too. */
+static const char *phrase(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Status";
+    }
+}
+
+/* Headers every answer carries. */
+static void common_headers(struct evhttp_request *r)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r);
+    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    evhttp_add_header(h, "Content-Security-Policy", "frame-ancestors 'none'");
+}
+
+/* Sends and forgets an answer to a request that has no http_req yet. */
+static void send_raw(struct evhttp_request *r, int status, const char *type, struct evbuffer *b)
+{
+    common_headers(r);
+    if (type)
+        evhttp_add_header(evhttp_request_get_output_headers(r), "Content-Type", type);
+    evhttp_send_reply(r, status, phrase(status), b);
+}
+
+void http_reply_type(http_req *q, int status, const char *type, struct evbuffer *body)
+{
+    send_raw(q->r, status, body ? type : NULL, body);
+    if (body)
+        evbuffer_free(body);
+    q->a->http->busy--;
+    free(q);
+}
+
+void http_reply(http_req *q, int status, struct evbuffer *body)
+{
+    http_reply_type(q, status, "application/json", body);
+}
+
+void http_json_str(struct evbuffer *b, const char *s)
+{
+    jsonw_str(b, s);
+}
+
+/* Builds a problem+json body. */
+static struct evbuffer *problem_body(int status, const char *slug, const char *detail,
+                                     const errlist *errs)
+{
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add_printf(b, "{\"type\":\"/problems/%s\",\"title\":", slug);
+    http_json_str(b, phrase(status));
+    evbuffer_add_printf(b, ",\"status\":%d,\"detail\":", status);
+    http_json_str(b, detail);
+    if (errs && errs->n) {
+        evbuffer_add_printf(b, ",\"errors\":[");
+        for (size_t i = 0; i < errs->n; i++) {
+            evbuffer_add_printf(b, "%s{\"pointer\":", i ? "," : "");
+            http_json_str(b, errs->items[i].pointer);
+            evbuffer_add_printf(b, ",\"message\":");
+            http_json_str(b, errs->items[i].message);
+            evbuffer_add(b, "}", 1);
+        }
+        evbuffer_add(b, "]", 1);
+    }
+    evbuffer_add(b, "}\n", 2);
+    return b;
+}
+
+void http_problem(http_req *q, int status, const char *slug, const char *detail,
+                  const errlist *errs)
+{
+    http_reply_type(q, status, "application/problem+json", problem_body(status, slug, detail, errs));
+}
+
+void http_unavailable(http_req *q)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(q->r), "Retry-After", "1");
+    http_problem(q, 503, "unavailable",
+                 "Redis cannot be reached right now; nothing was changed. Retry in a moment.",
+                 NULL);
+}
+
+/* Problem answer for a request without an http_req. */
+static void raw_problem(struct evhttp_request *r, int status, const char *slug, const char *detail)
+{
+    struct evbuffer *b = problem_body(status, slug, detail, NULL);
+    send_raw(r, status, "application/problem+json", b);
+    evbuffer_free(b);
+}
+
+const char *http_query(const http_req *q, const char *name, char *buf, size_t buflen)
+{
+    size_t n = strlen(name);
+    for (const char *p = q->query; p && *p;) {
+        const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
+        if ((size_t)(end - p) > n && strncmp(p, name, n) == 0 && p[n] == '=') {
+            char *dec = evhttp_uridecode(p + n + 1, 1, NULL);
+            if (dec == NULL)
+                return NULL;
+            size_t len = strcspn(dec, "&");
+            if (len >= buflen)
+                len = buflen - 1;
+            memcpy(buf, dec, len);
+            buf[len] = '\0';
+            free(dec);
+            return buf;
+        }
+        if ((size_t)(end - p) == n && strncmp(p, name, n) == 0) {
+            buf[0] = '\0';
+            return buf;
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    return NULL;
+}
+
+const char *http_body(http_req *q, size_t *len)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(q->r);
+    *len = evbuffer_get_length(in);
+    evbuffer_add(in, "", 1);
+    return (const char *)evbuffer_pullup(in, -1);
+}
+
+const char *http_header(const http_req *q, const char *name)
+{
+    return evhttp_find_header(evhttp_request_get_input_headers(q->r), name);
+}
+
+size_t http_server_busy(const http_server *h)
+{
+    return h ? h->busy : 0;
+}
+
+/* Matches path against a pattern, filling q's params; true on a match. */
+static bool match(const char *pattern, const char *path, http_req *q)
+{
+    size_t np = 0;
+    const char *p = pattern, *s = path;
+    while (*p && *s) {
+        if (*p == '*') {
+            const char *end = strchr(s, '/');
+            size_t n = end ? (size_t)(end - s) : strlen(s);
+            if (n == 0 || np == HTTP_MAX_PARAMS)
+                return false;
+            if (q)
+                q->param[np] = s;
+            np++;
+            s += n;
+            p++;
+            continue;
+        }
+        if (*p++ != *s++)
+            return false;
+    }
+    return *p == '\0' && *s == '\0';
+}
+
+/* The route chosen for a request, kept until auth answers. */
+struct pending {
+    http_req q;
+    const struct route *rt;
+};
+
+/* Auth answer for a pending request. */
+static void on_auth_pending(void *arg, const auth_identity *who, bool unavailable)
+{
+    struct pending *p = arg;
+    http_req *q = &p->q;
+    if (unavailable) {
+        http_unavailable(q);
+        return;
+    }
+    if (who == NULL) {
+        evhttp_add_header(evhttp_request_get_output_headers(q->r), "WWW-Authenticate",
+                          "Bearer realm=\"podium\"");
+        http_problem(q, 401, "unauthorized",
+                     "A valid token is needed: send the header 'Authorization: Bearer TOKEN'.",
+                     NULL);
+        return;
+    }
+    q->who = *who;
+    bool allowed = p->rt->access == ACCESS_READ ||
+                   (p->rt->access == ACCESS_EVENTS && who->role != ROLE_READER) ||
+                   who->role == ROLE_ADMIN;
+    if (!allowed) {
+        char detail[160];
+        snprintf(detail, sizeof(detail), "A %s token cannot do this; it needs %s.",
+                 auth_role_name(who->role),
+                 p->rt->access == ACCESS_ADMIN ? "an admin token"
+                                               : "a leader, ingest or admin token");
+        http_problem(q, 403, "forbidden", detail, NULL);
+        return;
+    }
+    p->rt->handler(q);
+}
+
+/* /livez and /readyz. */
+static bool health(app *a, struct evhttp_request *r, const char *path)
+{
+    if (strcmp(path, "/livez") == 0 || strcmp(path, "/healthz") == 0) {
+        struct evbuffer *b = evbuffer_new();
+        evbuffer_add_printf(b, "{\"status\":\"ok\"}\n");
+        send_raw(r, 200, "application/json", b);
+        evbuffer_free(b);
+        return true;
+    }
+    if (strcmp(path, "/readyz") == 0) {
+        bool redis = store_ready(a->st), have_rules = ingest_rules(a->in) != NULL;
+        bool ready = redis && have_rules && !a->stopping;
+        struct evbuffer *b = evbuffer_new();
+        evbuffer_add_printf(b, "{\"ready\":%s,\"redis\":%s,\"rules\":%s,\"stopping\":%s}\n",
+                            ready ? "true" : "false", redis ? "true" : "false",
+                            have_rules ? "true" : "false", a->stopping ? "true" : "false");
+        send_raw(r, ready ? 200 : 503, "application/json", b);
+        evbuffer_free(b);
+        return true;
+    }
+    return false;
+}
+
+/* Every request starts here. */
+static void on_request(struct evhttp_request *r, void *arg)
+{
+    http_server *h = arg;
+    const char *uri = evhttp_request_get_uri(r);
+    const char *qmark = strchr(uri, '?');
+    size_t plen = qmark ? (size_t)(qmark - uri) : strlen(uri);
+    char path[512];
+    if (plen >= sizeof(path)) {
+        raw_problem(r, 404, "not-found", "No such resource.");
+        return;
+    }
+    memcpy(path, uri, plen);
+    path[plen] = '\0';
+    if (health(h->a, r, path))
+        return;
+
+    const struct route *rt = NULL;
+    bool path_known = false;
+    enum evhttp_cmd_type m = evhttp_request_get_command(r);
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (!match(routes[i].pattern, path, NULL))
+            continue;
+        path_known = true;
+        if (routes[i].method == m) {
+            rt = &routes[i];
+            break;
+        }
+    }
+    if (rt == NULL) {
+        if (path_known)
+            raw_problem(r, 405, "method-not-allowed",
+                        "This resource does not support this method; see the API reference.");
+        else
+            raw_problem(r, 404, "not-found", "No such resource; the API lives under /v1/.");
+        return;
+    }
+    struct pending *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        raw_problem(r, 503, "unavailable", "Out of memory.");
+        return;
+    }
+    http_req *q = &p->q; /* first member: http_reply frees p through q */
+    q->r = r;
+    q->a = h->a;
+    memcpy(q->path, path, plen + 1);
+    q->query = qmark ? qmark + 1 : "";
+    match(rt->pattern, q->path, q);
+    /* Cut the params out of the path copy: each ends at the next '/'. */
+    for (int i = 0; i < HTTP_MAX_PARAMS; i++)
+        if (q->param[i])
+            ((char *)q->param[i])[strcspn(q->param[i], "/")] = '\0';
+    p->rt = rt;
+    h->busy++;
+
+    const char *authz = evhttp_find_header(evhttp_request_get_input_headers(r), "Authorization");
+    const char *token = NULL;
+    if (authz && strncasecmp(authz, "Bearer ", 7) == 0)
+        token = authz + 7;
+    auth_check(h->a->au, token, on_auth_pending, p);
+}
+
+http_server *http_server_new(app *a, char *err, size_t errlen)
+{
+    const config *cfg = a->cfg;
+    char host[256];
+    int port;
+    if (config_parse_hostport(cfg->http_listen, host, sizeof(host), &port) < 0) {
+        snprintf(err, errlen, "http_listen: cannot parse '%s'", cfg->http_listen);
+        return NULL;
+    }
+    http_server *h = calloc(1, sizeof(*h));
+    h->a = a;
+    h->http = evhttp_new(a->base);
+    if (h->http == NULL) {
+        snprintf(err, errlen, "cannot create the HTTP server");
+        free(h);
+        return NULL;
+    }
+    evhttp_set_max_body_size(h->http, (ev_ssize_t)cfg->max_body);
+    evhttp_set_max_headers_size(h->http, (ev_ssize_t)cfg->max_headers);
+    evhttp_set_timeout(h->http, (int)cfg->read_timeout);
+    evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
+                                            EVHTTP_REQ_OPTIONS);
+    evhttp_set_gencb(h->http, on_request, h);
+    h->sock = evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
+    if (h->sock == NULL) {
+        snprintf(err, errlen, "http_listen: cannot listen on %s", cfg->http_listen);
+        evhttp_free(h->http);
+        free(h);
+        return NULL;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char shown[300] = "?";
+    if (getsockname(evhttp_bound_socket_get_fd(h->sock), (struct sockaddr *)&ss, &sl) == 0) {
+        char ip[INET6_ADDRSTRLEN] = "";
+        int p = 0;
+        if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+            p = ntohs(s6->sin6_port);
+            snprintf(shown, sizeof(shown), "[%s]:%d", ip, p);
+        } else {
+            struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+            p = ntohs(s4->sin_port);
+            snprintf(shown, sizeof(shown), "%s:%d", ip, p);
+        }
+    }
+    log_info("http: listening on http://%s", shown);
+    return h;
+}
+
+void http_server_close(http_server *h)
+{
+    if (h && h->sock) {
+        evhttp_del_accept_socket(h->http, h->sock);
+        h->sock = NULL;
+    }
+}
+
+void http_server_free(http_server *h)
+{
+    if (h == NULL)
+        return;
+    evhttp_free(h->http);
+    free(h);
+}

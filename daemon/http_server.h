@@ -1,0 +1,81 @@
+/*
+ * http_server.h - the HTTP front end: listener, limits, routing, auth, errors.
+ *
+ * http_server.c owns the evhttp object, applies the size and time limits,
+ * matches each request against the route table, checks the bearer token
+ * against the route's role and hands a `http_req` to the resource's handler
+ * (http_events.c, http_boards.c, http_admin.c). Handlers answer through
+ * http_reply / http_problem exactly once, possibly later from a Redis
+ * callback; a client that went away meanwhile is handled by evhttp (the
+ * reply is then dropped and the request freed).
+ */
+#ifndef PODIUM_HTTP_SERVER_H
+#define PODIUM_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "app.h"
+#include "auth.h"
+#include "errlist.h"
+
+struct evhttp_request;
+struct evbuffer;
+typedef struct http_server http_server;
+
+#define HTTP_MAX_PARAMS 3
+
+typedef struct http_req {
+    struct evhttp_request *r;
+    app *a;
+    auth_identity who;
+    const char *param[HTTP_MAX_PARAMS]; /* path segments matched by {...} */
+    char path[512];                     /* decoded path; params point into it */
+    const char *query;                  /* raw query string, "" if none */
+} http_req;
+
+typedef void http_handler(http_req *q);
+
+/* Binds cfg->http_listen and starts serving. Returns NULL with a message. */
+http_server *http_server_new(app *a, char *err, size_t errlen);
+/* Stops accepting; requests in flight are still answered. */
+void http_server_close(http_server *h);
+/* Frees the server; NULL is allowed. */
+void http_server_free(http_server *h);
+/* Requests received and not answered yet. */
+size_t http_server_busy(const http_server *h);
+
+/* Sends a JSON body (may be NULL) and frees q. */
+void http_reply(http_req *q, int status, struct evbuffer *body);
+/* Sends `body` with a content type and frees q. */
+void http_reply_type(http_req *q, int status, const char *type, struct evbuffer *body);
+/* Sends an application/problem+json error and frees q. `slug` names the
+ * problem type (/problems/{slug}); errs may be NULL. */
+void http_problem(http_req *q, int status, const char *slug, const char *detail,
+                  const errlist *errs);
+/* The standard answer when Redis is unreachable: 503 with Retry-After. */
+void http_unavailable(http_req *q);
+/* Appends s as a JSON string literal (quoted, escaped). */
+void http_json_str(struct evbuffer *b, const char *s);
+/* Value of query parameter `name` (decoded into buf), or NULL if absent. */
+const char *http_query(const http_req *q, const char *name, char *buf, size_t buflen);
+/* The request body as a NUL-terminated string (valid while q lives); len out. */
+const char *http_body(http_req *q, size_t *len);
+/* Request header value, or NULL. */
+const char *http_header(const http_req *q, const char *name);
+
+/* Handlers, one family per file. */
+void http_events_post(http_req *q);
+void http_challenges_list(http_req *q);
+void http_board_get(http_req *q);
+void http_board_around(http_req *q);
+void http_leader_get(http_req *q);
+void http_admin_leader_put(http_req *q);
+void http_admin_leader_get(http_req *q);
+void http_admin_leader_delete(http_req *q);
+void http_admin_team_put(http_req *q);
+void http_admin_team_get(http_req *q);
+void http_admin_token_post(http_req *q);
+void http_admin_token_delete(http_req *q);
+
+#endif

@@ -1,0 +1,637 @@
+/*
+ * ingest.c - gathers requests into batched, atomic score.lua calls.
+ *
+ * Submit (synchronous): each event is checked against the rules in force
+ * and its work is planned (struct plan): base points and, per challenge that
+ * counts its type, the period and the second in it. The request becomes a
+ * `group` on the queue, holding a reference to the rules it was checked
+ * against (struct rulesref), so a SIGHUP reload never changes a request
+ * halfway.
+ *
+ * Flush (timer): groups of one org are taken off the queue up to
+ * max_events and turned into one EVALSHA: KEYS are deduplicated (a board or a
+ * cap counter shared by many events is passed once), ARGV follows the layout
+ * documented in scripts/score.lua. At most MAX_INFLIGHT calls are in flight;
+ * a reply re-arms the flush when requests are waiting.
+ *
+ * Ownership: a group owns its event_batch and frees it after `done`.
+ */
+#include "ingest.h"
+
+#include <event2/event.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keys.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+#define MAX_INFLIGHT 2
+#define REACHED_MAX  INT64_C(4294967295)
+
+typedef struct rulesref {
+    rules *r;
+    unsigned refs;
+} rulesref;
+
+/* One event's planned standing on one challenge board. */
+struct pstd {
+    int challenge;
+    period per;
+    int64_t reached; /* seconds since the period's start */
+};
+
+/* One event's planned work. */
+struct plan {
+    int activity;
+    bool generated; /* the id was made here: no idempotency key */
+    int64_t points;
+    size_t n_std, first; /* standings are stds[first .. first + n_std) */
+};
+
+struct group {
+    struct group *next;
+    char org[EVENT_NAME_MAX + 1];
+    event_batch b;
+    rulesref *rr;
+    struct plan *plans;
+    struct pstd *stds;
+    ingest_done_fn *done;
+    void *arg;
+};
+
+struct ingest {
+    struct event_base *base;
+    store *st;
+    ingest_options o;
+    rulesref *cur;
+    struct group *head, *tail;
+    size_t queued, busy;
+    int inflight;
+    struct event *timer;
+    bool armed;
+    uint64_t seq;
+    char prefix[24];
+};
+
+/* A call in flight: the groups it carries, in order. */
+struct call {
+    ingest *in;
+    struct group *groups;
+    size_t n_groups;
+};
+
+/* Growable list of byte strings, addressed by offset so it can realloc. */
+struct args {
+    char *buf;
+    size_t len, cap;
+    size_t *off, *lens;
+    size_t n, ncap;
+};
+
+/* Appends one string to an args list. */
+static void args_add(struct args *a, const char *s, size_t len)
+{
+    if (a->len + len > a->cap) {
+        a->cap = (a->len + len) * 2 + 4096;
+        a->buf = realloc(a->buf, a->cap);
+    }
+    if (a->n == a->ncap) {
+        a->ncap = a->ncap * 2 + 256;
+        a->off = realloc(a->off, a->ncap * sizeof(size_t));
+        a->lens = realloc(a->lens, a->ncap * sizeof(size_t));
+    }
+    if (a->buf == NULL || a->off == NULL || a->lens == NULL)
+        abort();
+    memcpy(a->buf + a->len, s, len);
+    a->off[a->n] = a->len;
+    a->lens[a->n++] = len;
+    a->len += len;
+}
+
+/* Appends a NUL-terminated string. */
+static void args_str(struct args *a, const char *s)
+{
+    args_add(a, s, strlen(s));
+}
+
+/* Appends a number. */
+static void args_int(struct args *a, int64_t v)
+{
+    char num[24];
+    int n = snprintf(num, sizeof(num), "%" PRId64, v);
+    args_add(a, num, (size_t)n);
+}
+
+/* Frees an args list. */
+static void args_free(struct args *a)
+{
+    free(a->buf);
+    free(a->off);
+    free(a->lens);
+}
+
+/* The KEYS of a call: an args list plus a hash index for deduplication. */
+struct keytab {
+    struct args a;
+    uint32_t *slots; /* key number + 1, 0 = empty */
+    size_t nslots;
+};
+
+/* FNV-1a. */
+static uint32_t hash(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+/* Returns the 1-based KEYS index of key, adding it if new. */
+static size_t keytab_index(struct keytab *t, const char *key, size_t len)
+{
+    if ((t->a.n + 1) * 2 > t->nslots) {
+        size_t ns = t->nslots ? t->nslots * 2 : 1024;
+        uint32_t *slots = calloc(ns, sizeof(uint32_t));
+        if (slots == NULL)
+            abort();
+        for (size_t i = 0; i < t->a.n; i++) {
+            size_t h = hash(t->a.buf + t->a.off[i], t->a.lens[i]) & (ns - 1);
+            while (slots[h])
+                h = (h + 1) & (ns - 1);
+            slots[h] = (uint32_t)(i + 1);
+        }
+        free(t->slots);
+        t->slots = slots;
+        t->nslots = ns;
+    }
+    size_t h = hash(key, len) & (t->nslots - 1);
+    while (t->slots[h]) {
+        size_t i = t->slots[h] - 1;
+        if (t->a.lens[i] == len && memcmp(t->a.buf + t->a.off[i], key, len) == 0)
+            return i + 1;
+        h = (h + 1) & (t->nslots - 1);
+    }
+    args_add(&t->a, key, len);
+    t->slots[h] = (uint32_t)t->a.n;
+    return t->a.n;
+}
+
+/* Drops a reference to a rule set, freeing it with the last one. */
+static void rulesref_put(rulesref *rr)
+{
+    if (rr && --rr->refs == 0) {
+        rules_free(rr->r);
+        free(rr);
+    }
+}
+
+/* Frees a group and what it owns. */
+static void group_free(struct group *g)
+{
+    event_batch_free(&g->b);
+    rulesref_put(g->rr);
+    free(g->plans);
+    free(g->stds);
+    free(g);
+}
+
+static void flush(ingest *in);
+
+/* Timer callback: the gathering window is over. */
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    ingest *in = arg;
+    in->armed = false;
+    flush(in);
+}
+
+/* Arms the gathering timer unless it already runs. */
+static void arm(ingest *in)
+{
+    if (in->armed || in->head == NULL)
+        return;
+    struct timeval tv = {0, (suseconds_t)in->o.window_us};
+    evtimer_add(in->timer, &tv);
+    in->armed = true;
+}
+
+ingest *ingest_new(struct event_base *base, store *st, const ingest_options *o)
+{
+    ingest *in = calloc(1, sizeof(*in));
+    if (in == NULL)
+        return NULL;
+    in->base = base;
+    in->st = st;
+    in->o = *o;
+    in->timer = evtimer_new(base, on_timer, in);
+    /* Generated event ids: a random prefix per process, then a counter. */
+    unsigned char rnd[6] = {0};
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (f) {
+        if (fread(rnd, 1, sizeof(rnd), f) != sizeof(rnd))
+            log_warn("ingest: short read from /dev/urandom");
+        fclose(f);
+    }
+    snprintf(in->prefix, sizeof(in->prefix), "g%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
+             rnd[3], rnd[4], rnd[5]);
+    return in;
+}
+
+/* Answers a group with a failure and frees it. */
+static void group_fail(struct group *g, ingest_status st)
+{
+    g->done(g->arg, st, &g->b, NULL, NULL);
+    group_free(g);
+}
+
+void ingest_free(ingest *in)
+{
+    if (in == NULL)
+        return;
+    while (in->head) {
+        struct group *g = in->head;
+        in->head = g->next;
+        group_fail(g, INGEST_UNAVAILABLE);
+    }
+    event_free(in->timer);
+    rulesref_put(in->cur);
+    free(in);
+}
+
+void ingest_set_rules(ingest *in, rules *r)
+{
+    rulesref *rr = calloc(1, sizeof(*rr));
+    if (rr == NULL)
+        abort();
+    rr->r = r;
+    rr->refs = 1;
+    rulesref_put(in->cur);
+    in->cur = rr;
+}
+
+const rules *ingest_rules(const ingest *in)
+{
+    return in->cur ? in->cur->r : NULL;
+}
+
+size_t ingest_busy(const ingest *in)
+{
+    return in->busy;
+}
+
+/* Plans one event: its activity, points and standings; false with errors. */
+static bool plan_event(const rules *r, event *ev, const char *ptr, int64_t now_ms,
+                       struct plan *p, struct pstd *stds, size_t *n_stds, errlist *errs)
+{
+    char where[64];
+    int a = rules_activity_index(r, ev->type);
+    if (a < 0) {
+        snprintf(where, sizeof(where), "%s/type", ptr);
+        errlist_add(errs, where, "unknown activity type '%s': the rules define %zu types, see "
+                    "GET /v1/challenges", ev->type, r->n_activities);
+        return false;
+    }
+    p->activity = a;
+    p->points = rules_points(r, (size_t)a, ev->channel[0] ? ev->channel : NULL,
+                             ev->stakeholder[0] ? ev->stakeholder : NULL);
+    p->first = *n_stds;
+    p->n_std = 0;
+    int64_t at = ev->at >= 0 ? ev->at / 1000 : -((-ev->at + 999) / 1000);
+    bool ok = true;
+    for (size_t c = 0; c < r->n_challenges; c++) {
+        const rules_challenge *ch = &r->challenges[c];
+        struct pstd *s = &stds[*n_stds];
+        if (!ch->counts[a] || !period_at(&ch->period, at, &s->per))
+            continue;
+        if (s->per.end + ch->grace <= now_ms / 1000) {
+            char when[32];
+            util_format_rfc3339((s->per.end + ch->grace) * 1000, when);
+            snprintf(where, sizeof(where), "%s/at", ptr);
+            errlist_add(errs, where, "falls in period %s of challenge '%s', closed since %s",
+                        s->per.id, ch->id, when);
+            ok = false;
+            continue;
+        }
+        s->challenge = (int)c;
+        (*n_stds)++;
+        p->n_std++;
+        if (ch->period.kind != PERIOD_ALL) { /* every challenge keeps an all-time board too */
+            struct pstd *all = &stds[(*n_stds)++];
+            all->challenge = (int)c;
+            all->per = (period){PERIOD_ALL_START, PERIOD_ALL_END, "all"};
+            p->n_std++;
+        }
+    }
+    for (size_t i = p->first; i < *n_stds; i++) {
+        struct pstd *s = &stds[i];
+        s->reached = at - s->per.start;
+        if (s->reached < 0)
+            s->reached = 0;
+        if (s->reached > REACHED_MAX)
+            s->reached = REACHED_MAX;
+    }
+    return ok;
+}
+
+int ingest_submit(ingest *in, const char *org, event_batch *b, int64_t now_ms, errlist *errs,
+                  ingest_done_fn *done, void *arg)
+{
+    if (in->cur == NULL || !store_ready(in->st))
+        return -2;
+    const rules *r = in->cur->r;
+    struct group *g = calloc(1, sizeof(*g));
+    struct plan *plans = calloc(b->n, sizeof(*plans));
+    struct pstd *stds = calloc(b->n * (2 * r->n_challenges + 1), sizeof(*stds));
+    if (g == NULL || plans == NULL || stds == NULL)
+        abort();
+    size_t n_stds = 0;
+    bool ok = true;
+    for (size_t i = 0; i < b->n; i++) {
+        char ptr[32] = "";
+        if (b->is_batch)
+            snprintf(ptr, sizeof(ptr), "/events/%zu", i);
+        ok &= plan_event(r, &b->v[i], ptr, now_ms, &plans[i], stds, &n_stds, errs);
+    }
+    if (!ok) {
+        free(g);
+        free(plans);
+        free(stds);
+        return -1;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->v[i].id[0] == '\0') {
+            snprintf(b->v[i].id, sizeof(b->v[i].id), "%s-%" PRIu64, in->prefix, ++in->seq);
+            plans[i].generated = true;
+        }
+    }
+    snprintf(g->org, sizeof(g->org), "%s", org);
+    g->b = *b;
+    memset(b, 0, sizeof(*b));
+    g->rr = in->cur;
+    g->rr->refs++;
+    g->plans = plans;
+    g->stds = stds;
+    g->done = done;
+    g->arg = arg;
+    if (in->tail)
+        in->tail->next = g;
+    else
+        in->head = g;
+    in->tail = g;
+    in->queued += g->b.n;
+    in->busy++;
+    if (in->inflight < MAX_INFLIGHT)
+        arm(in);
+    return 0;
+}
+
+/* Parses one result string of score.lua ("dup|points|reasons|board|points|score|rank|...")
+ * into res. */
+static void parse_result(const char *s, size_t len, ingest_result *res)
+{
+    char buf[4096];
+    char *f[3 + 8 * RULES_MAX_CHALLENGES];
+    size_t nf = 0;
+    if (len >= sizeof(buf))
+        len = sizeof(buf) - 1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    for (char *p = buf; nf < sizeof(f) / sizeof(f[0]);) { /* strtok would skip empty fields */
+        f[nf++] = p;
+        char *bar = strchr(p, '|');
+        if (bar == NULL)
+            break;
+        *bar = '\0';
+        p = bar + 1;
+    }
+    if (nf < 3)
+        return;
+    res->duplicate = f[0][0] == '1';
+    if (!util_parse_i64(f[1], INT64_MIN, INT64_MAX, &res->points))
+        res->points = 0;
+    snprintf(res->reasons, sizeof(res->reasons), "%s", f[2]);
+    for (size_t i = 3; i + 3 < nf && res->n_std < 2 * RULES_MAX_CHALLENGES; i += 4) {
+        ingest_standing *st = &res->std[res->n_std++];
+        char *colon = strchr(f[i], ':');
+        if (colon)
+            *colon = '\0';
+        snprintf(st->challenge, sizeof(st->challenge), "%s", f[i]);
+        snprintf(st->period, sizeof(st->period), "%s", colon ? colon + 1 : "");
+        if (!util_parse_i64(f[i + 1], INT64_MIN, INT64_MAX, &st->points))
+            st->points = 0;
+        if (!util_parse_i64(f[i + 2], INT64_MIN, INT64_MAX, &st->score))
+            st->score = 0;
+        if (!util_parse_i64(f[i + 3], 0, INT64_MAX, &st->rank))
+            st->rank = 0;
+    }
+}
+
+/* Answers one group from its part of the reply. */
+static void answer_group(struct group *g, const store_reply *part)
+{
+    size_t n = store_reply_len(part);
+    const char *first = store_reply_str(store_reply_at(part, 0), NULL);
+    if (first && strcmp(first, "E") == 0) {
+        errlist errs = {0};
+        for (size_t i = 1; i < n; i++) {
+            int64_t e = store_reply_int(store_reply_at(part, i));
+            if (e < 1 || (size_t)e > g->b.n)
+                continue;
+            char ptr[48];
+            if (g->b.is_batch)
+                snprintf(ptr, sizeof(ptr), "/events/%" PRId64 "/leader", e - 1);
+            else
+                snprintf(ptr, sizeof(ptr), "/leader");
+            errlist_add(&errs, ptr, "unknown leader '%s': an admin creates leaders with PUT "
+                        "/v1/admin/leaders/{id}", g->b.v[e - 1].leader);
+        }
+        g->done(g->arg, INGEST_UNKNOWN_LEADER, &g->b, NULL, &errs);
+        errlist_clear(&errs);
+        return;
+    }
+    if (n != g->b.n) {
+        g->done(g->arg, INGEST_UNAVAILABLE, &g->b, NULL, NULL);
+        return;
+    }
+    ingest_result *res = calloc(n, sizeof(*res));
+    if (res == NULL)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        const char *s = store_reply_str(store_reply_at(part, i), &len);
+        res[i].id = g->b.v[i].id;
+        if (s)
+            parse_result(s, len, &res[i]);
+    }
+    g->done(g->arg, INGEST_OK, &g->b, res, NULL);
+    free(res);
+}
+
+/* Reply to a score.lua call: versions first, then one part per group. */
+static void on_reply(void *arg, const store_reply *r)
+{
+    struct call *c = arg;
+    ingest *in = c->in;
+    in->inflight--;
+    bool ok = r && !store_reply_is_error(r) && store_reply_len(r) == c->n_groups + 1;
+    if (ok && in->o.on_version) {
+        const store_reply *v = store_reply_at(r, 0);
+        for (size_t i = 0; i + 1 < store_reply_len(v); i += 2)
+            in->o.on_version(in->o.on_version_arg, store_reply_str(store_reply_at(v, i), NULL),
+                             store_reply_int(store_reply_at(v, i + 1)));
+    }
+    size_t i = 1;
+    for (struct group *g = c->groups, *next; g; g = next, i++) {
+        next = g->next;
+        if (ok)
+            answer_group(g, store_reply_at(r, i));
+        else
+            g->done(g->arg, INGEST_UNAVAILABLE, &g->b, NULL, NULL);
+        in->busy--;
+        group_free(g);
+    }
+    free(c);
+    if (in->head)
+        arm(in);
+}
+
+/* Writes one group's events into the call's KEYS and ARGV. */
+static void build_group(const char *org, struct group *g, struct keytab *keys, struct args *av,
+                        struct args *boards, size_t *n_boards, size_t *board_keys)
+{
+    const rules *r = g->rr->r;
+    char key[KEYS_MAX];
+    args_int(av, (int64_t)g->b.n);
+    for (size_t i = 0; i < g->b.n; i++) {
+        const event *ev = &g->b.v[i];
+        const struct plan *p = &g->plans[i];
+        args_str(av, ev->id);
+        if (!p->generated) {
+            int n = keys_idem(key, org, ev->id);
+            args_int(av, (int64_t)keytab_index(keys, key, (size_t)n));
+        } else {
+            args_int(av, 0);
+        }
+        args_str(av, ev->leader);
+        args_str(av, ev->type);
+        args_int(av, ev->at);
+        args_int(av, p->points);
+        args_str(av, ev->channel);
+        args_str(av, ev->stakeholder);
+        args_str(av, ev->url ? ev->url : "");
+        args_str(av, ev->note ? ev->note : "");
+        args_int(av, (int64_t)p->n_std);
+        for (size_t s = 0; s < p->n_std; s++) {
+            const struct pstd *ps = &g->stds[p->first + s];
+            const rules_challenge *ch = &r->challenges[ps->challenge];
+            const rules_activity *act = &r->activities[p->activity];
+            int n = keys_board(key, org, ch->id, ps->per.id);
+            size_t ki = keytab_index(keys, key, (size_t)n), b;
+            for (b = 0; b < *n_boards && board_keys[b] != ki; b++)
+                ;
+            if (b == *n_boards) {
+                board_keys[(*n_boards)++] = ki;
+                args_int(boards, (int64_t)ki);
+                n = keys_board_name(key, ch->id, ps->per.id);
+                args_add(boards, key, (size_t)n);
+            }
+            args_int(av, (int64_t)b + 1);
+            args_int(av, ch->scoring == RULES_SCORE_COUNT ? 1 : p->points);
+            args_int(av, ps->reached);
+            if (act->daily_cap > 0) {
+                char date[11];
+                int64_t at = ev->at >= 0 ? ev->at / 1000 : -((-ev->at + 999) / 1000);
+                period_local_date(ch->zone, at, date);
+                n = keys_cap(key, org, ev->leader, ev->type, tz_name(ch->zone), date);
+                args_int(av, (int64_t)keytab_index(keys, key, (size_t)n));
+                args_int(av, act->daily_cap);
+            } else {
+                args_int(av, 0);
+                args_int(av, 0);
+            }
+        }
+    }
+}
+
+/* Sends the queued requests of the first org as one call. */
+static void flush(ingest *in)
+{
+    if (in->head == NULL || in->inflight >= MAX_INFLIGHT)
+        return;
+    struct call *c = calloc(1, sizeof(*c));
+    struct keytab keys = {0};
+    struct args av = {0}, boards = {0};
+    size_t n_boards = 0, events = 0, cap_boards = 0;
+    size_t *board_keys = NULL;
+    char key[KEYS_MAX];
+    const char *org = in->head->org;
+    if (c == NULL)
+        abort();
+    c->in = in;
+    for (const char *k[] = {"leaders", "events", "bver"}, **p = k; p < k + 3; p++) {
+        int n = keys_org(key, org, *p);
+        keytab_index(&keys, key, (size_t)n);
+    }
+    struct group **tailp = &c->groups, *g, **prev = &in->head;
+    while ((g = *prev) != NULL) {
+        if (strcmp(g->org, org) != 0) {
+            prev = &g->next;
+            continue;
+        }
+        if (events > 0 && events + g->b.n > (size_t)in->o.max_events)
+            break;
+        *prev = g->next;
+        g->next = NULL;
+        size_t need = n_boards + g->b.n * (2 * g->rr->r->n_challenges + 1);
+        if (need > cap_boards) {
+            cap_boards = need * 2;
+            board_keys = realloc(board_keys, cap_boards * sizeof(size_t));
+            if (board_keys == NULL)
+                abort();
+        }
+        build_group(org, g, &keys, &av, &boards, &n_boards, board_keys);
+        events += g->b.n;
+        *tailp = g;
+        tailp = &g->next;
+        c->n_groups++;
+    }
+    in->tail = NULL; /* the queue lost members anywhere: find its tail again */
+    for (g = in->head; g; g = g->next)
+        in->tail = g;
+    in->queued -= events;
+
+    /* KEYS, then the header, boards and groups of ARGV. */
+    struct args all = {0};
+    for (size_t i = 0; i < keys.a.n; i++)
+        args_add(&all, keys.a.buf + keys.a.off[i], keys.a.lens[i]);
+    args_int(&all, util_now_ms());
+    args_int(&all, in->o.idempotency_ttl);
+    args_int(&all, (int64_t)n_boards);
+    args_int(&all, (int64_t)c->n_groups);
+    for (size_t i = 0; i < boards.n; i++)
+        args_add(&all, boards.buf + boards.off[i], boards.lens[i]);
+    for (size_t i = 0; i < av.n; i++)
+        args_add(&all, av.buf + av.off[i], av.lens[i]);
+    const char **argv = malloc(all.n * sizeof(char *));
+    if (argv == NULL)
+        abort();
+    for (size_t i = 0; i < all.n; i++)
+        argv[i] = all.buf + all.off[i];
+    in->inflight++;
+    if (store_script(in->st, STORE_SCRIPT_SCORE, (int)keys.a.n, (int)all.n, argv, all.lens,
+                     on_reply, c) < 0) {
+        on_reply(c, NULL);
+    }
+    free(argv);
+    args_free(&all);
+    args_free(&av);
+    args_free(&boards);
+    args_free(&keys.a);
+    free(keys.slots);
+    free(board_keys);
+    if (in->head && in->inflight < MAX_INFLIGHT)
+        arm(in);
+}

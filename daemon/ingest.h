@@ -1,0 +1,86 @@
+/*
+ * ingest.h - the one batching point between front ends and Redis.
+ *
+ * Front ends (HTTP, later msgpack-RPC) hand over parsed events with
+ * ingest_submit. Ingest checks them against the rules (known type, period
+ * still open), works out each event's base points and the boards it counts
+ * in, and queues them. Queued requests are gathered into one score.lua call:
+ * a call is sent when the gathering window (batch_window microseconds) ends,
+ * and while two calls are in flight further requests wait and join the next
+ * one, so that under load batches grow by themselves. A request's events
+ * are never split across calls, so each request is applied atomically.
+ */
+#ifndef PODIUM_INGEST_H
+#define PODIUM_INGEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errlist.h"
+#include "event.h"
+#include "period.h"
+#include "rules.h"
+
+struct event_base;
+struct store;
+typedef struct ingest ingest;
+
+/* Outcome of a queued request. */
+typedef enum {
+    INGEST_OK,
+    INGEST_UNKNOWN_LEADER, /* nothing stored; errs names the events */
+    INGEST_UNAVAILABLE,    /* Redis unreachable or failed; nothing known to be stored */
+} ingest_status;
+
+typedef struct ingest_standing {
+    char challenge[EVENT_NAME_MAX + 1];
+    char period[PERIOD_ID_MAX];
+    int64_t points; /* added on this board by the event */
+    int64_t score;  /* the leader's score after the event */
+    int64_t rank;   /* competition rank after the whole call; 0 = not on the board */
+} ingest_standing;
+
+typedef struct ingest_result {
+    const char *id; /* the event's id (given or generated); owned by the batch */
+    bool duplicate;
+    int64_t points;   /* base x multipliers, 0 when every board hit a limit */
+    char reasons[64]; /* comma-separated limits hit ("daily_cap"), "" if none */
+    size_t n_std;
+    ingest_standing std[2 * RULES_MAX_CHALLENGES]; /* period and all-time boards */
+} ingest_result;
+
+/* Called once per submitted request. `results` has one entry per event on
+ * INGEST_OK; errs is set on INGEST_UNKNOWN_LEADER. Both are valid only
+ * during the call. The batch is freed by ingest after the call. */
+typedef void ingest_done_fn(void *arg, ingest_status st, const event_batch *b,
+                            const ingest_result *results, const errlist *errs);
+/* Told of each board ("challenge:period") whose version a call changed. */
+typedef void ingest_version_fn(void *arg, const char *board, int64_t version);
+
+typedef struct ingest_options {
+    int64_t window_us;       /* gathering window */
+    int64_t max_events;      /* events per call (a bigger request goes alone) */
+    int64_t idempotency_ttl; /* seconds */
+    ingest_version_fn *on_version;
+    void *on_version_arg;
+} ingest_options;
+
+/* Creates the batcher; the store is borrowed. */
+ingest *ingest_new(struct event_base *base, struct store *st, const ingest_options *o);
+/* Frees the batcher; queued requests are answered INGEST_UNAVAILABLE. */
+void ingest_free(ingest *in);
+/* Installs a new rule set (ingest owns it); requests already queued keep
+ * the rules they were checked against. */
+void ingest_set_rules(ingest *in, rules *r);
+/* The rules in force, or NULL before any were installed. Borrowed. */
+const rules *ingest_rules(const ingest *in);
+/* Checks a request and queues it. On 0 ingest owns *b (emptied here) and
+ * will call done exactly once. On -1 errs says what is wrong (400/422) and
+ * nothing was queued; on -2 the store is not ready (503). */
+int ingest_submit(ingest *in, const char *org, event_batch *b, int64_t now_ms, errlist *errs,
+                  ingest_done_fn *done, void *arg) __attribute__((warn_unused_result));
+/* Requests queued or in flight. */
+size_t ingest_busy(const ingest *in);
+
+#endif

@@ -1,0 +1,411 @@
+/*
+ * main.c - podiumd: start-up, signals, rules (re)loading and shutdown.
+ *
+ * Start-up order: config (defaults, file, --flags, checks), logging, the
+ * embedded Redis when none is configured, the store, the rules, the admin
+ * token, the batcher and read cache, then the HTTP listener. Everything runs
+ * on one event_base. Signals are libevent events: SIGTERM and SIGINT stop
+ * accepting, answer what is in flight, then leave the loop; SIGHUP reloads
+ * the rules file (a bad file keeps the running rules and says why); SIGCHLD
+ * reaps the embedded Redis.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "auth.h"
+#include "boards.h"
+#include "config.h"
+#include "embedded_redis.h"
+#include "http_server.h"
+#include "ingest.h"
+#include "keys.h"
+#include "log.h"
+#include "rules.h"
+#include "sdnotify.h"
+#include "store.h"
+#include "util.h"
+
+#define DEFAULT_CONFIG "/etc/podium/podiumd.conf"
+#define DRAIN_MAX_MS   10000
+
+/* Everything main owns, for the signal and timer callbacks. */
+struct daemon {
+    app a;
+    config cfg;
+    embedded_redis *er;
+    struct event *sigs[4];
+    struct event *drain, *watchdog;
+    int64_t drain_started;
+    bool notified_ready;
+};
+
+/* Prints usage to out. */
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: podiumd [-c FILE] [--SETTING VALUE ...]\n"
+                 "       podiumd --check-rules FILE\n"
+                 "       podiumd --help | --version\n\n"
+                 "Settings (file: 'name = value'; command line: '--name value'):\n");
+    config_print_help(out);
+}
+
+/* Reads a whole file into a NUL-terminated buffer; NULL with errno. */
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (n < cap - 1)
+            break;
+        if (cap >= (64u << 20)) {
+            free(buf);
+            buf = NULL;
+            errno = EFBIG;
+            break;
+        }
+        char *bigger = realloc(buf, cap * 2);
+        if (bigger == NULL) {
+            free(buf);
+            buf = NULL;
+        }
+        buf = bigger;
+        cap *= 2;
+    }
+    fclose(f);
+    if (buf) {
+        buf[n] = '\0';
+        *len = n;
+    }
+    return buf;
+}
+
+/* Loads and validates a rules file; prints every problem prefixed by path. */
+static rules *load_rules(const char *path, FILE *report)
+{
+    size_t len;
+    char *text = read_file(path, &len);
+    if (text == NULL) {
+        fprintf(report, "%s: cannot read: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    errlist errs = {0};
+    rules *r = rules_parse(text, len, &errs);
+    free(text);
+    if (r && rules_unsupported(r, &errs) > 0) {
+        rules_free(r);
+        r = NULL;
+    }
+    for (size_t i = 0; i < errs.n; i++)
+        fprintf(report, "%s: %s: %s\n", path, errs.items[i].pointer[0] ? errs.items[i].pointer : "/",
+                errs.items[i].message);
+    errlist_clear(&errs);
+    return r;
+}
+
+/* Loads the rules file into the batcher; false (old rules kept) on errors. */
+static bool install_rules_file(struct daemon *d)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *report = open_memstream(&buf, &len);
+    rules *r = load_rules(d->cfg.rules_file, report);
+    fclose(report);
+    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+        log_err("rules: %s", line);
+    free(buf);
+    if (r == NULL)
+        return false;
+    log_info("rules: applied %s (%zu activities, %zu challenges)", d->cfg.rules_file,
+             r->n_activities, r->n_challenges);
+    ingest_set_rules(d->a.in, r);
+    d->a.rules_loaded_ms = util_now_ms();
+    return true;
+}
+
+/* Reply to GET of the rules stored in Redis (when no rules_file is set). */
+static void on_rules_fetched(void *arg, const store_reply *rep)
+{
+    struct daemon *d = arg;
+    size_t len;
+    const char *text = store_reply_str(rep, &len);
+    if (text == NULL) {
+        log_warn("rules: none stored in Redis yet and no rules_file set; writes are refused "
+                 "until rules exist");
+        return;
+    }
+    errlist errs = {0};
+    rules *r = rules_parse(text, len, &errs);
+    if (r && rules_unsupported(r, &errs) > 0) {
+        rules_free(r);
+        r = NULL;
+    }
+    for (size_t i = 0; i < errs.n; i++)
+        log_err("rules (from Redis): %s: %s", errs.items[i].pointer, errs.items[i].message);
+    errlist_clear(&errs);
+    if (r) {
+        ingest_set_rules(d->a.in, r);
+        d->a.rules_loaded_ms = util_now_ms();
+        log_info("rules: applied the rule set stored in Redis");
+    }
+}
+
+/* The store's readiness changed. */
+static void on_store_ready(void *arg, bool ready)
+{
+    struct daemon *d = arg;
+    if (!ready) {
+        log_warn("redis: not ready; writes answer 503 until it is back");
+        return;
+    }
+    if (!d->cfg.rules_file[0]) {
+        char key[KEYS_MAX];
+        keys_org(key, "default", "rules");
+        const char *argv[] = {"GET", key};
+        size_t lens[] = {3, strlen(key)};
+        if (store_command(d->a.st, on_rules_fetched, d, 2, argv, lens) < 0)
+            log_warn("rules: cannot ask Redis for the rules");
+    }
+    if (!d->notified_ready) {
+        d->notified_ready = true;
+        sdnotify("READY=1");
+        log_info("podiumd ready");
+    }
+}
+
+/* Drain timer: leave the loop when nothing is in flight any more. */
+static void on_drain(evutil_socket_t fd, short what, void *arg)
+{
+    struct daemon *d = arg;
+    size_t busy = http_server_busy(d->a.http) + ingest_busy(d->a.in);
+    if (busy == 0 || util_now_ms() - d->drain_started > DRAIN_MAX_MS) {
+        if (busy)
+            log_warn("shutdown: %zu requests still in flight after %d ms; stopping anyway", busy,
+                     DRAIN_MAX_MS);
+        event_base_loopexit(d->a.base, NULL);
+        return;
+    }
+    struct timeval tv = {0, 10000};
+    evtimer_add(d->drain, &tv);
+}
+
+/* Signal events. */
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct daemon *d = arg;
+    switch (sig) {
+    case SIGTERM:
+    case SIGINT:
+        if (d->a.stopping)
+            return;
+        log_info("shutdown: %s received; answering requests in flight",
+                 sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        sdnotify("STOPPING=1");
+        d->a.stopping = true;
+        http_server_close(d->a.http);
+        d->drain_started = util_now_ms();
+        on_drain(-1, 0, d);
+        break;
+    case SIGHUP:
+        sdnotify("RELOADING=1");
+        if (d->cfg.rules_file[0] && !install_rules_file(d))
+            log_err("rules: reload failed; the running rules stay in force");
+        sdnotify("READY=1");
+        break;
+    case SIGCHLD:
+        embedded_redis_reap(d->er);
+        break;
+    }
+}
+
+/* Watchdog timer: tell systemd we are alive. */
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+    sdnotify("WATCHDOG=1");
+}
+
+/* Parses the command line into d->cfg; returns -1 (exit 2) or 1 (exit 0). */
+static int parse_args(struct daemon *d, int argc, char **argv)
+{
+    const char *file = NULL;
+    char err[512];
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+            file = argv[++i];
+    }
+    config_defaults(&d->cfg);
+    if (file == NULL && access(DEFAULT_CONFIG, R_OK) == 0)
+        file = DEFAULT_CONFIG;
+    if (file && config_load_file(&d->cfg, file, err, sizeof(err)) < 0) {
+        fprintf(stderr, "podiumd: %s\n", err);
+        return -1;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-c") == 0) {
+            i++;
+            continue;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 1;
+        }
+        if (strcmp(a, "--version") == 0) {
+            printf("podiumd %s\n", PODIUM_VERSION);
+            return 1;
+        }
+        if (strncmp(a, "--", 2) != 0 || i + 1 >= argc) {
+            fprintf(stderr, "podiumd: unexpected argument '%s' (settings are --name value; "
+                            "see --help)\n", a);
+            return -1;
+        }
+        char where[128];
+        snprintf(where, sizeof(where), "%.100s", a);
+        if (config_set(&d->cfg, a + 2, argv[++i], where, err, sizeof(err)) < 0) {
+            fprintf(stderr, "podiumd: %s\n", err);
+            return -1;
+        }
+    }
+    if (config_check(&d->cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "podiumd: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* `podiumd --check-rules FILE`: validate offline, print every problem. */
+static int check_rules(const char *path)
+{
+    rules *r = load_rules(path, stdout);
+    if (r == NULL)
+        return 1;
+    printf("%s: ok (%zu activities, %zu challenges)\n", path, r->n_activities, r->n_challenges);
+    rules_free(r);
+    return 0;
+}
+
+/* Creates a directory and its parents (mode 0700 for new ones). */
+static int mkdir_p(const char *path)
+{
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--check-rules") == 0)
+        return check_rules(argv[2]);
+    static struct daemon d;
+    int rc = parse_args(&d, argc, argv);
+    if (rc != 0) {
+        config_free(&d.cfg);
+        return rc < 0 ? 2 : 0;
+    }
+    int level;
+    if (log_level_parse(d.cfg.log_level, &level))
+        log_set_level(level);
+    log_route_libevent();
+    signal(SIGPIPE, SIG_IGN);
+
+    int status = 1;
+    char err[512], uri[700];
+    app *a = &d.a;
+    a->cfg = &d.cfg;
+    a->base = event_base_new();
+    if (a->base == NULL || mkdir_p(d.cfg.data_dir) < 0) {
+        log_err("cannot create data_dir %s: %s", d.cfg.data_dir, strerror(errno));
+        goto out;
+    }
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
+    for (int i = 0; i < 4; i++) {
+        d.sigs[i] = evsignal_new(a->base, sigs[i], on_signal, &d);
+        evsignal_add(d.sigs[i], NULL);
+    }
+    snprintf(uri, sizeof(uri), "%s", d.cfg.redis);
+    if (!d.cfg.redis[0]) {
+        d.er = embedded_redis_start(a->base, d.cfg.redis_server, d.cfg.data_dir, uri, sizeof(uri),
+                                    err, sizeof(err));
+        if (d.er == NULL) {
+            log_err("embedded redis: %s", err);
+            goto out;
+        }
+    }
+    a->st = store_new(a->base, uri, on_store_ready, &d);
+    a->bc = boards_new(a->st);
+    a->au = auth_new(a->st);
+    ingest_options io = {.window_us = d.cfg.batch_window,
+                         .max_events = d.cfg.batch_events,
+                         .idempotency_ttl = d.cfg.idempotency_ttl,
+                         .on_version = boards_note_version,
+                         .on_version_arg = a->bc};
+    a->in = ingest_new(a->base, a->st, &io);
+    if (a->st == NULL || a->bc == NULL || a->au == NULL || a->in == NULL)
+        goto out;
+    if (d.cfg.rules_file[0] && !install_rules_file(&d)) {
+        status = 2;
+        goto out;
+    }
+    char token[AUTH_TOKEN_LEN + 1], tokfile[600];
+    if (d.cfg.admin_token_file[0])
+        snprintf(tokfile, sizeof(tokfile), "%s", d.cfg.admin_token_file);
+    else
+        snprintf(tokfile, sizeof(tokfile), "%s/admin.token", d.cfg.data_dir);
+    if (auth_bootstrap_file(tokfile, token, err, sizeof(err)) < 0) {
+        log_err("admin token: %s", err);
+        goto out;
+    }
+    auth_set_bootstrap(a->au, token);
+    a->http = http_server_new(a, err, sizeof(err));
+    if (a->http == NULL) {
+        log_err("%s", err);
+        goto out;
+    }
+    uint64_t wd = sdnotify_watchdog_usec();
+    if (wd) {
+        d.watchdog = event_new(a->base, -1, EV_PERSIST, on_watchdog, &d);
+        struct timeval tv = {(time_t)(wd / 2000000), (suseconds_t)(wd / 2 % 1000000)};
+        event_add(d.watchdog, &tv);
+    }
+    d.drain = evtimer_new(a->base, on_drain, &d);
+    event_base_dispatch(a->base);
+    log_info("podiumd stopped");
+    status = 0;
+out:
+    http_server_free(a->http);
+    ingest_free(a->in);
+    store_free(a->st);
+    boards_free(a->bc);
+    auth_free(a->au);
+    embedded_redis_stop(d.er);
+    if (d.drain)
+        event_free(d.drain);
+    if (d.watchdog)
+        event_free(d.watchdog);
+    for (int i = 0; i < 4; i++)
+        if (d.sigs[i])
+            event_free(d.sigs[i]);
+    if (a->base)
+        event_base_free(a->base);
+    config_free(&d.cfg);
+    return status;
+}
