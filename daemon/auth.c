@@ -76,9 +76,8 @@ void auth_set_bootstrap(auth *a, const char *token)
 /* The cache slot for a hash (its first hex digits pick it). */
 static struct entry *slot(auth *a, const char *sha)
 {
-    unsigned long h = strtoul((char[9]){sha[0], sha[1], sha[2], sha[3], sha[4], sha[5], sha[6],
-                                        sha[7], 0},
-                              NULL, 16);
+    unsigned long h = strtoul(
+        (char[9]){sha[0], sha[1], sha[2], sha[3], sha[4], sha[5], sha[6], sha[7], 0}, NULL, 16);
     return &a->cache[h % CACHE_SLOTS];
 }
 
@@ -192,8 +191,10 @@ int auth_bootstrap_file(const char *path, char *token, char *err, size_t errlen)
         fclose(f);
         buf[strcspn(buf, " \t\r\n")] = '\0';
         if (strlen(buf) != AUTH_TOKEN_LEN || strncmp(buf, "pdm_", 4) != 0) {
-            snprintf(err, errlen, "%s: expected one token of the form pdm_ and 43 characters "
-                     "(delete the file to have a new one made)", path);
+            snprintf(err, errlen,
+                     "%s: expected one token of the form pdm_ and 43 characters "
+                     "(delete the file to have a new one made)",
+                     path);
             return -1;
         }
         memcpy(token, buf, AUTH_TOKEN_LEN + 1);

@@ -321,8 +321,9 @@ void boards_get(boards *bc, const char *org, const rules_challenge *ch, const pe
         snprintf(k_prev, sizeof(k_prev), "%s", k_board);
     snprintf(s_off, sizeof(s_off), "%" PRId64, offset);
     snprintf(s_lim, sizeof(s_lim), "%" PRId64, limit);
-    const char *argv[] = {k_board, k_leaders, k_bver, k_prev, board, s_off, s_lim,
-                          around ? around : "", prev ? "1" : "0"};
+    const char *argv[] = {k_board,         k_leaders, k_bver, k_prev,
+                          board,           s_off,     s_lim,  around ? around : "",
+                          prev ? "1" : "0"};
     size_t lens[9];
     for (int i = 0; i < 9; i++)
         lens[i] = strlen(argv[i]);

@@ -15,22 +15,22 @@
 #include <stdio.h>
 
 typedef struct config {
-    char *http_listen;      /* host:port, "[::1]:port" for IPv6 */
-    char *rpc_listen;       /* host:port of the msgpack-RPC listener ("" = off) */
-    char *redis;            /* "" = embedded; redis://host:port[/db]; unix:/path */
-    char *redis_server;     /* redis-server binary used for the embedded Redis */
-    char *data_dir;         /* embedded Redis, spool; created if missing */
-    char *rules_file;       /* "" = rules live in Redis (PUT /v1/rules) */
-    char *admin_token_file; /* bootstrap admin token of org "default" */
-    char *log_level;        /* error, warning, info, debug */
-    char *cors_origins;     /* comma-separated allowlist, "" = none */
-    int64_t max_body;       /* bytes */
-    int64_t max_headers;    /* bytes */
-    int64_t read_timeout;   /* seconds */
-    int64_t batch_window;   /* microseconds of gathering before a script call */
-    int64_t batch_events;   /* events per script call at most */
-    int64_t idempotency_ttl;/* seconds */
-    int64_t max_connections;/* open HTTP connections at most */
+    char *http_listen;       /* host:port, "[::1]:port" for IPv6 */
+    char *rpc_listen;        /* host:port of the msgpack-RPC listener ("" = off) */
+    char *redis;             /* "" = embedded; redis://host:port[/db]; unix:/path */
+    char *redis_server;      /* redis-server binary used for the embedded Redis */
+    char *data_dir;          /* embedded Redis, spool; created if missing */
+    char *rules_file;        /* "" = rules live in Redis (PUT /v1/rules) */
+    char *admin_token_file;  /* bootstrap admin token of org "default" */
+    char *log_level;         /* error, warning, info, debug */
+    char *cors_origins;      /* comma-separated allowlist, "" = none */
+    int64_t max_body;        /* bytes */
+    int64_t max_headers;     /* bytes */
+    int64_t read_timeout;    /* seconds */
+    int64_t batch_window;    /* microseconds of gathering before a script call */
+    int64_t batch_events;    /* events per script call at most */
+    int64_t idempotency_ttl; /* seconds */
+    int64_t max_connections; /* open HTTP connections at most */
 } config;
 
 /* Fills cfg with the defaults. Strings are owned by cfg (config_free). */

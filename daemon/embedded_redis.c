@@ -45,10 +45,10 @@ static int spawn(embedded_redis *er)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        execlp(er->server, er->server, "--port", "0", "--unixsocket", er->sock,
-               "--unixsocketperm", "700", "--dir", er->dir, "--appendonly", "yes",
-               "--appendfsync", "everysec", "--save", "", "--daemonize", "no", "--loglevel",
-               "warning", "--logfile", "", (char *)NULL);
+        execlp(er->server, er->server, "--port", "0", "--unixsocket", er->sock, "--unixsocketperm",
+               "700", "--dir", er->dir, "--appendonly", "yes", "--appendfsync", "everysec",
+               "--save", "", "--daemonize", "no", "--loglevel", "warning", "--logfile", "",
+               (char *)NULL);
         fprintf(stderr, "<3>embedded redis: cannot run %s: %s\n", er->server, strerror(errno));
         _exit(127);
     }

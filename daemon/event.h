@@ -24,7 +24,7 @@
 #define EVENT_FUTURE_SKEW 300000 /* ms: `at` may be at most 5 minutes ahead */
 
 typedef struct event {
-    char id[EVENT_ID_MAX + 1];     /* "" when the client gave none */
+    char id[EVENT_ID_MAX + 1]; /* "" when the client gave none */
     char leader[EVENT_NAME_MAX + 1];
     char type[EVENT_NAME_MAX + 1];
     char channel[EVENT_NAME_MAX + 1];     /* "" when absent */
@@ -51,6 +51,12 @@ int event_parse_json(const char *body, size_t len, int64_t now, event_batch *out
  * (id, leader, type, at, channel, stakeholder, url, note). */
 int event_parse_form(const char *body, size_t len, int64_t now, event_batch *out, errlist *errs)
     __attribute__((warn_unused_result));
+/* The same two parsers for a caller that knows the leader (a leader token):
+ * events without `leader` get default_leader; NULL makes `leader` required. */
+int event_parse_json_as(const char *body, size_t len, int64_t now, const char *default_leader,
+                        event_batch *out, errlist *errs) __attribute__((warn_unused_result));
+int event_parse_form_as(const char *body, size_t len, int64_t now, const char *default_leader,
+                        event_batch *out, errlist *errs) __attribute__((warn_unused_result));
 /* Frees the events' strings and array; the struct itself may be reused. */
 void event_batch_free(event_batch *b);
 /* Percent-decodes a form component ('+' is a space) into out (outlen bytes

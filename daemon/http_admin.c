@@ -162,7 +162,8 @@ static void on_team_checked(void *arg, const store_reply *r)
             http_unavailable(q);
         } else {
             errlist errs = {0};
-            errlist_add(&errs, "/team", "no team has this id: create it first with PUT "
+            errlist_add(&errs, "/team",
+                        "no team has this id: create it first with PUT "
                         "/v1/admin/teams/{id}");
             input_ok(q, &errs);
         }
@@ -370,7 +371,8 @@ static void on_leader_checked(void *arg, const store_reply *r)
         free(t);
     } else if (store_reply_int(r) != 1) {
         errlist errs = {0};
-        errlist_add(&errs, "/leader", "no leader has this id: create it first with PUT "
+        errlist_add(&errs, "/leader",
+                    "no leader has this id: create it first with PUT "
                     "/v1/admin/leaders/{id}");
         input_ok(t->q, &errs);
         free(t);

@@ -131,8 +131,10 @@ static bool resolve_period(http_req *q, const rules_challenge *ch, period *per, 
     int64_t now = util_now_ms() / 1000;
     if (!period_resolve(&ch->period, id, now, per)) {
         errlist errs = {0};
-        errlist_add(&errs, "/period", "'%s' is not a period of this challenge: use current, "
-                    "previous, all or a period id such as those in GET /v1/challenges", id);
+        errlist_add(&errs, "/period",
+                    "'%s' is not a period of this challenge: use current, "
+                    "previous, all or a period id such as those in GET /v1/challenges",
+                    id);
         http_problem(q, 400, "invalid-query", "The period is not valid.", &errs);
         errlist_clear(&errs);
         return false;
@@ -192,8 +194,8 @@ void http_board_around(http_req *q)
         http_problem(q, 404, "not-found", "No leader has this id.", NULL);
         return;
     }
-    boards_get(q->a->bc, q->who.org, ch, &per, has_prev ? &prev : NULL, 0, n, q->param[1],
-               on_page, q);
+    boards_get(q->a->bc, q->who.org, ch, &per, has_prev ? &prev : NULL, 0, n, q->param[1], on_page,
+               q);
 }
 
 /* A leader read in flight: the boards asked for, in reply order. */
@@ -231,9 +233,9 @@ static void on_leader(void *arg, const store_reply *r)
     for (size_t i = 0; i < lr->n; i++) {
         const char *score = store_reply_str(store_reply_at(r, 1 + 2 * i), NULL);
         int64_t rank = store_reply_int(store_reply_at(r, 2 + 2 * i));
-        evbuffer_add_printf(b, "%s{\"challenge\":\"%s\",\"period\":\"%s\",\"score\":%s,\"rank\":",
-                            i ? "," : "", lr->boards[i].challenge, lr->boards[i].per.id,
-                            score && *score ? score : "0");
+        evbuffer_add_printf(
+            b, "%s{\"challenge\":\"%s\",\"period\":\"%s\",\"score\":%s,\"rank\":", i ? "," : "",
+            lr->boards[i].challenge, lr->boards[i].per.id, score && *score ? score : "0");
         if (rank > 0)
             evbuffer_add_printf(b, "%" PRId64 "}", rank);
         else

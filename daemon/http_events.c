@@ -118,8 +118,10 @@ static void on_done(void *arg, ingest_status st, const event_batch *b, const ing
         return;
     }
     if (st == INGEST_UNKNOWN_LEADER) {
-        http_problem(q, 422, "invalid-event", "Some events name leaders that do not exist; "
-                     "nothing was stored.", errs);
+        http_problem(q, 422, "invalid-event",
+                     "Some events name leaders that do not exist; "
+                     "nothing was stored.",
+                     errs);
         return;
     }
     struct evbuffer *out = evbuffer_new();
@@ -153,8 +155,10 @@ static bool apply_identity(http_req *q, event_batch *b, errlist *errs)
         for (size_t i = 0; ok && i < n; i++)
             ok = key[i] > 0x20 && key[i] < 0x7f;
         if (!ok) {
-            errlist_add(errs, "", "the Idempotency-Key header must be 1 to %d printable "
-                        "characters without spaces", EVENT_ID_MAX - 6);
+            errlist_add(errs, "",
+                        "the Idempotency-Key header must be 1 to %d printable "
+                        "characters without spaces",
+                        EVENT_ID_MAX - 6);
             return false;
         }
         for (size_t i = 0; i < b->n; i++) {
@@ -191,16 +195,16 @@ void http_events_post(http_req *q)
     event_batch b = {0};
     errlist errs = {0};
     int rc;
+    const char *own = q->who.role == ROLE_LEADER ? q->who.leader : NULL;
     /* curl -d sends JSON labelled as a form: a body that opens with '{' is JSON. */
     bool looks_json = len > 0 && body[strspn(body, " \t\r\n")] == '{';
     if (type && strncasecmp(type, "application/x-www-form-urlencoded", 33) == 0 && !looks_json) {
-        rc = event_parse_form(body, len, now, &b, &errs);
+        rc = event_parse_form_as(body, len, now, own, &b, &errs);
     } else if (type == NULL || looks_json || strncasecmp(type, "application/json", 16) == 0) {
-        rc = event_parse_json(body, len, now, &b, &errs);
+        rc = event_parse_json_as(body, len, now, own, &b, &errs);
     } else {
         http_problem(q, 415, "unsupported-media-type",
-                     "Send events as application/json or application/x-www-form-urlencoded.",
-                     NULL);
+                     "Send events as application/json or application/x-www-form-urlencoded.", NULL);
         return;
     }
     if (rc < 0) {

@@ -165,7 +165,8 @@ static struct evbuffer *problem_body(int status, const char *slug, const char *d
 void http_problem(http_req *q, int status, const char *slug, const char *detail,
                   const errlist *errs)
 {
-    http_reply_type(q, status, "application/problem+json", problem_body(status, slug, detail, errs));
+    http_reply_type(q, status, "application/problem+json",
+                    problem_body(status, slug, detail, errs));
 }
 
 void http_unavailable(http_req *q)

@@ -283,15 +283,17 @@ size_t ingest_busy(const ingest *in)
 }
 
 /* Plans one event: its activity, points and standings; false with errors. */
-static bool plan_event(const rules *r, event *ev, const char *ptr, int64_t now_ms,
-                       struct plan *p, struct pstd *stds, size_t *n_stds, errlist *errs)
+static bool plan_event(const rules *r, event *ev, const char *ptr, int64_t now_ms, struct plan *p,
+                       struct pstd *stds, size_t *n_stds, errlist *errs)
 {
     char where[64];
     int a = rules_activity_index(r, ev->type);
     if (a < 0) {
         snprintf(where, sizeof(where), "%s/type", ptr);
-        errlist_add(errs, where, "unknown activity type '%s': the rules define %zu types, see "
-                    "GET /v1/challenges", ev->type, r->n_activities);
+        errlist_add(errs, where,
+                    "unknown activity type '%s': the rules define %zu types, see "
+                    "GET /v1/challenges",
+                    ev->type, r->n_activities);
         return false;
     }
     p->activity = a;
@@ -445,8 +447,10 @@ static void answer_group(struct group *g, const store_reply *part)
                 snprintf(ptr, sizeof(ptr), "/events/%" PRId64 "/leader", e - 1);
             else
                 snprintf(ptr, sizeof(ptr), "/leader");
-            errlist_add(&errs, ptr, "unknown leader '%s': an admin creates leaders with PUT "
-                        "/v1/admin/leaders/{id}", g->b.v[e - 1].leader);
+            errlist_add(&errs, ptr,
+                        "unknown leader '%s': an admin creates leaders with PUT "
+                        "/v1/admin/leaders/{id}",
+                        g->b.v[e - 1].leader);
         }
         g->done(g->arg, INGEST_UNKNOWN_LEADER, &g->b, NULL, &errs);
         errlist_clear(&errs);

@@ -24,10 +24,12 @@
 
 #define KEYS_MAX 512
 
-#define keys_org(buf, org, what)        snprintf((buf), KEYS_MAX, "podium:{%s}:%s", (org), (what))
-#define keys_board(buf, org, ch, per)   snprintf((buf), KEYS_MAX, "podium:{%s}:board:%s:%s", (org), (ch), (per))
-#define keys_board_name(buf, ch, per)   snprintf((buf), KEYS_MAX, "%s:%s", (ch), (per))
-#define keys_cap(buf, org, l, t, z, d)  snprintf((buf), KEYS_MAX, "podium:{%s}:cap:%s:%s:%s:%s", (org), (l), (t), (z), (d))
-#define keys_idem(buf, org, id)         snprintf((buf), KEYS_MAX, "podium:{%s}:idem:%s", (org), (id))
+#define keys_org(buf, org, what) snprintf((buf), KEYS_MAX, "podium:{%s}:%s", (org), (what))
+#define keys_board(buf, org, ch, per)                                                              \
+    snprintf((buf), KEYS_MAX, "podium:{%s}:board:%s:%s", (org), (ch), (per))
+#define keys_board_name(buf, ch, per) snprintf((buf), KEYS_MAX, "%s:%s", (ch), (per))
+#define keys_cap(buf, org, l, t, z, d)                                                             \
+    snprintf((buf), KEYS_MAX, "podium:{%s}:cap:%s:%s:%s:%s", (org), (l), (t), (z), (d))
+#define keys_idem(buf, org, id) snprintf((buf), KEYS_MAX, "podium:{%s}:idem:%s", (org), (id))
 
 #endif

@@ -108,8 +108,8 @@ static rules *load_rules(const char *path, FILE *report)
         r = NULL;
     }
     for (size_t i = 0; i < errs.n; i++)
-        fprintf(report, "%s: %s: %s\n", path, errs.items[i].pointer[0] ? errs.items[i].pointer : "/",
-                errs.items[i].message);
+        fprintf(report, "%s: %s: %s\n", path,
+                errs.items[i].pointer[0] ? errs.items[i].pointer : "/", errs.items[i].message);
     errlist_clear(&errs);
     return r;
 }
@@ -266,8 +266,10 @@ static int parse_args(struct daemon *d, int argc, char **argv)
             return 1;
         }
         if (strncmp(a, "--", 2) != 0 || i + 1 >= argc) {
-            fprintf(stderr, "podiumd: unexpected argument '%s' (settings are --name value; "
-                            "see --help)\n", a);
+            fprintf(stderr,
+                    "podiumd: unexpected argument '%s' (settings are --name value; "
+                    "see --help)\n",
+                    a);
             return -1;
         }
         char where[128];

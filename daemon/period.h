@@ -25,9 +25,9 @@ typedef struct period_spec {
     int64_t fixed_end;
 } period_spec;
 
-#define PERIOD_ID_MAX 16
-#define PERIOD_ALL_START INT64_C(0)              /* "all" runs from the epoch */
-#define PERIOD_ALL_END   INT64_C(253402300800)  /* to 10000-01-01 */
+#define PERIOD_ID_MAX    16
+#define PERIOD_ALL_START INT64_C(0)            /* "all" runs from the epoch */
+#define PERIOD_ALL_END   INT64_C(253402300800) /* to 10000-01-01 */
 
 typedef struct period {
     int64_t start, end; /* Unix seconds, [start, end) */

@@ -98,7 +98,6 @@ double rules_factor_of(const rules_factor *t, size_t n, const char *name);
 /* Base points of activity a for an event with the given channel and
  * stakeholder (either may be NULL): points x multipliers, rounded half away
  * from zero. */
-int64_t rules_points(const rules *r, size_t activity, const char *channel,
-                     const char *stakeholder);
+int64_t rules_points(const rules *r, size_t activity, const char *channel, const char *stakeholder);
 
 #endif

@@ -125,8 +125,8 @@ static void on_connect(const redisAsyncContext *cac, int status)
     if (s == NULL)
         return;
     if (status != REDIS_OK) {
-        log_warn("redis: cannot connect to %s%s%d: %s", s->host, s->port ? ":" : "",
-                 s->port, ac->errstr);
+        log_warn("redis: cannot connect to %s%s%d: %s", s->host, s->port ? ":" : "", s->port,
+                 ac->errstr);
         s->ac = NULL; /* hiredis frees the context after this callback */
         schedule_retry(s);
         return;

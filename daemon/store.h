@@ -27,9 +27,9 @@ typedef void store_ready_cb(void *arg, bool ready);
 
 /* The Lua scripts of daemon/scripts/, by file name. */
 typedef enum {
-    STORE_SCRIPT_SCORE, /* score.lua: apply a batch of events */
-    STORE_SCRIPT_PAGE,  /* page.lua: one page of a board, or the part around a leader */
-    STORE_SCRIPT_LEADER,/* leader.lua: a leader's standings on several boards */
+    STORE_SCRIPT_SCORE,  /* score.lua: apply a batch of events */
+    STORE_SCRIPT_PAGE,   /* page.lua: one page of a board, or the part around a leader */
+    STORE_SCRIPT_LEADER, /* leader.lua: a leader's standings on several boards */
     STORE_SCRIPT_COUNT
 } store_script_id;
 
@@ -47,7 +47,8 @@ int store_command(store *s, store_cb *cb, void *arg, int argc, const char **argv
  * (without the EVALSHA, sha and numkeys words, which the store adds).
  * Returns -1 (and does not call cb) when not ready. */
 int store_script(store *s, store_script_id id, int nkeys, int argc, const char **argv,
-                 const size_t *argvlen, store_cb *cb, void *arg) __attribute__((warn_unused_result));
+                 const size_t *argvlen, store_cb *cb, void *arg)
+    __attribute__((warn_unused_result));
 /* Count of commands sent and not answered yet. */
 size_t store_pending(const store *s);
 
