@@ -19,7 +19,7 @@ typedef enum { PERIOD_WEEK, PERIOD_MONTH, PERIOD_FIXED, PERIOD_ALL } period_kind
 /* How a challenge cuts time. The zone is borrowed, not owned. */
 typedef struct period_spec {
     period_kind kind;
-    const tz *zone;      /* week and month boundaries are local midnights here */
+    const tz *zone;      /* week and month boundaries are local midnights here; NULL = UTC */
     int week_start;      /* 0 = Monday ... 6 = Sunday */
     int64_t fixed_start; /* PERIOD_FIXED only */
     int64_t fixed_end;
@@ -35,12 +35,15 @@ typedef struct period {
 } period;
 
 /* Fills `out` with the period that contains t. Returns false when none does
- * (t outside a fixed span). */
+ * (t outside a fixed span or "all", or a year outside 0001..9999). Like every
+ * function here, writes `out` only on success. */
 bool period_at(const period_spec *s, int64_t t, period *out);
 /* Fills `out` with the period just before `cur`; false if there is none. */
 bool period_previous(const period_spec *s, const period *cur, period *out);
 /* Resolves a period id, or "current"/"previous" relative to `now`, into
- * `out`; false when the id is malformed or names no period of this spec. */
+ * `out`; false when the id is malformed or names no period of this spec.
+ * Ids must be canonical: Monday weeks take only "YYYY-Www" (week within that
+ * ISO year), other week starts only a "YYYY-MM-DD" falling on that weekday. */
 bool period_resolve(const period_spec *s, const char *id, int64_t now, period *out);
 /* Writes the local date of t in zone z as "YYYY-MM-DD" (11 bytes with NUL). */
 void period_local_date(const tz *z, int64_t t, char out[11]);
