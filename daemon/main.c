@@ -291,7 +291,7 @@ static int check_rules(const char *path)
 {
     rules *r = load_rules(path, stdout);
     if (r == NULL)
-        return 1;
+        return 2;
     printf("%s: ok (%zu activities, %zu challenges)\n", path, r->n_activities, r->n_challenges);
     rules_free(r);
     return 0;
@@ -333,7 +333,11 @@ int main(int argc, char **argv)
     char err[512], uri[700];
     app *a = &d.a;
     a->cfg = &d.cfg;
-    a->base = event_base_new();
+    /* Precise timers: the batch window is counted in microseconds. */
+    struct event_config *ec = event_config_new();
+    event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+    a->base = event_base_new_with_config(ec);
+    event_config_free(ec);
     if (a->base == NULL || mkdir_p(d.cfg.data_dir) < 0) {
         log_err("cannot create data_dir %s: %s", d.cfg.data_dir, strerror(errno));
         goto out;

@@ -1,0 +1,1251 @@
+/*
+ * rules.c - validates a rule set (JSON, SPEC section 4) and compiles it.
+ *
+ * Design. One walk over the document, with a context that carries the JSON
+ * Pointer of the value being looked at and counts the errors found. Each
+ * section has one function that both checks and compiles it, so the checks
+ * and the compiled values cannot drift apart. A problem never stops the
+ * walk: the value keeps its default and the walk goes on, so that a comms
+ * team sees every mistake in a file at once. Members are read in a fixed
+ * order (activities before the challenges that name them, a challenge's
+ * activities before its goals), not in document order. When any error was
+ * found, the half-built rules are freed and rules_parse returns NULL.
+ *
+ * Messages read "<problem>; expected <what>" or "expected <what>, got
+ * <what>", and quote user text through show(), which keeps them short and
+ * valid UTF-8 (errlist cuts at 512 bytes and the HTTP layer emits JSON).
+ *
+ * Invariants of a compiled rule set: 1..RULES_MAX_ACTIVITIES activities with
+ * valid, unique ids in document order; 1..RULES_MAX_CHALLENGES challenges
+ * with valid, unique ids; every challenge has a loaded zone and
+ * period.zone == zone; counts[i] is set only for i < n_activities; every
+ * goal names an activity that its challenge counts; teams and leaders are
+ * NULL or non-empty lists of unique ids; every number is within the bounds
+ * that docs/rules.md states.
+ *
+ * Ownership. A rules struct owns every string, array and zone it points to
+ * (rules_free releases them). The JSON tree is freed before rules_parse
+ * returns; source is a NUL-terminated copy of the text. Out of memory aborts,
+ * as in errlist.c.
+ */
+#include "rules.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tz.h"
+#include "util.h"
+
+#define POINTS_MAX      10000  /* |base points| of an activity */
+#define COUNT_MAX       10000  /* daily caps, goal counts, bonus points */
+#define FACTOR_MAX      100.0  /* multipliers: (0, FACTOR_MAX] */
+#define DURATION_MAX    604800 /* cooldown and grace: at most 7 days */
+#define GRACE_DEFAULT   900    /* 15 minutes */
+#define NAME_MAX_CHARS  100    /* challenge and campaign names */
+#define BADGE_MAX_CHARS 64
+#define STREAK_MIN_DAYS 2
+#define STREAK_MAX_DAYS 365
+#define SHOW_CHARS      32 /* user text quoted in a message, at most */
+
+#define WHAT_ID    "an id: 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit"
+#define WHAT_DUR   "a duration such as \"90s\", \"2m\", \"1h\" or \"1d\", at most 7d"
+#define WHAT_TIME  "an RFC 3339 time in whole seconds such as \"2026-11-30T00:00:00Z\""
+#define WHAT_COUNT "an integer from 1 to 10000"
+#define WHAT_BONUS "an integer from 0 to 10000"
+
+/* Remedies of rules_unsupported's errors. */
+#define REMEDY     "remove this member to apply these rules"
+#define REMEDY_ALL "remove this member to apply these rules (everybody then takes part)"
+
+/* A JSON Pointer under construction; s is NUL-terminated once allocated. */
+typedef struct jpath {
+    char *s;
+    size_t len, cap;
+} jpath;
+
+/* State of one rules_parse call. */
+typedef struct pctx {
+    errlist *errs;
+    size_t n_errs; /* errors this parse found (errlist stops keeping at ERRLIST_MAX) */
+    jpath path;    /* pointer of the value being checked */
+    rules *r;      /* being compiled; owned by rules_parse */
+    json_t *acts;  /* "activities" when a non-empty object, else NULL; borrowed */
+} pctx;
+
+/* Aborts on allocation failure, like errlist.c. */
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (p == NULL)
+        abort();
+    return p;
+}
+
+/* strdup that aborts on allocation failure; the caller owns the copy. */
+static char *xstrdup(const char *s)
+{
+    char *p = strdup(s);
+    if (p == NULL)
+        abort();
+    return p;
+}
+
+/* An empty JSON object used as a set of strings; aborts on failure. */
+static json_t *xjson_object(void)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        abort();
+    return o;
+}
+
+/* Makes room for `extra` more bytes plus the NUL. */
+static void jpath_reserve(jpath *p, size_t extra)
+{
+    if (p->len + extra + 1 <= p->cap)
+        return;
+    size_t cap = p->cap ? p->cap : 64;
+    while (cap < p->len + extra + 1)
+        cap *= 2;
+    char *s = realloc(p->s, cap);
+    if (s == NULL)
+        abort();
+    p->s = s;
+    p->cap = cap;
+}
+
+/* Appends "/key" with ~ and / escaped (RFC 6901); returns the length to pop back to. */
+static size_t jpath_key(jpath *p, const char *key)
+{
+    size_t old = p->len;
+    jpath_reserve(p, 1 + 2 * strlen(key));
+    p->s[p->len++] = '/';
+    for (const char *k = key; *k; k++) {
+        if (*k == '~' || *k == '/') {
+            p->s[p->len++] = '~';
+            p->s[p->len++] = *k == '~' ? '0' : '1';
+        } else {
+            p->s[p->len++] = *k;
+        }
+    }
+    p->s[p->len] = '\0';
+    return old;
+}
+
+/* Appends "/i"; returns the length to pop back to. */
+static size_t jpath_index(jpath *p, size_t i)
+{
+    size_t old = p->len;
+    jpath_reserve(p, 24);
+    p->len += (size_t)snprintf(p->s + p->len, 24, "/%zu", i);
+    return old;
+}
+
+/* Cuts the pointer back to a length that jpath_key or jpath_index returned. */
+static void jpath_pop(jpath *p, size_t len)
+{
+    p->len = len;
+    if (p->s)
+        p->s[len] = '\0';
+}
+
+/* Records an error at the current pointer. */
+__attribute__((format(printf, 2, 3))) static void fail(pctx *c, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    errlist_add(c->errs, c->path.s ? c->path.s : "", "%s", msg);
+    c->n_errs++;
+}
+
+/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
+static size_t utf8_seq(const unsigned char *s)
+{
+    size_t n;
+    if (s[0] < 0x80)
+        return 1;
+    else if (s[0] >= 0xC2 && s[0] <= 0xDF)
+        n = 2;
+    else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+        n = 3;
+    else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+        n = 4;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    return n;
+}
+
+/* Number of characters (code points) of a valid UTF-8 string. */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        n += (*p & 0xC0) != 0x80;
+    return n;
+}
+
+/* Copies text for a message into out (4 * max_chars + 8 bytes): at most
+ * max_chars characters, control characters and invalid UTF-8 as '?', "..."
+ * when cut; '"' and '\' escaped if `escape`. */
+static const char *clean(const char *s, bool escape, size_t max_chars, char *out)
+{
+    size_t o = 0, chars = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p && chars < max_chars) {
+        size_t n = utf8_seq(p);
+        if (n == 0 || *p < 0x20 || *p == 0x7F) {
+            out[o++] = '?';
+            p++;
+        } else {
+            if (escape && (*p == '"' || *p == '\\'))
+                out[o++] = '\\';
+            memcpy(out + o, p, n);
+            o += n;
+            p += n;
+        }
+        chars++;
+    }
+    if (*p) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Like clean, in double quotes. */
+static const char *show(const char *s, char out[4 * SHOW_CHARS + 16])
+{
+    char tmp[4 * SHOW_CHARS + 16];
+    snprintf(out, 4 * SHOW_CHARS + 16, "\"%s\"", clean(s, true, SHOW_CHARS, tmp));
+    return out;
+}
+
+/* How a JSON value looks, for "got ..." in messages. */
+static const char *kind_of(const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+        return "true";
+    case JSON_FALSE:
+        return "false";
+    case JSON_NULL:
+    default:
+        return "null";
+    }
+}
+
+/* Writes a number as the document gave it (integer or real) into out. */
+static const char *num_text(const json_t *j, char out[32])
+{
+    if (json_is_integer(j))
+        snprintf(out, 32, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+    else
+        snprintf(out, 32, "%g", json_real_value(j));
+    return out;
+}
+
+/* Levenshtein distance of two short strings; SIZE_MAX if either is long. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), row[65];
+    if (la > 64 || lb > 64)
+        return SIZE_MAX;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* Joins a NULL-terminated list as "a, b, c" into out (outlen bytes). */
+static void join(const char *const *list, char *out, size_t outlen)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t i = 0; list[i] && o < outlen; i++)
+        o += (size_t)snprintf(out + o, outlen - o, "%s%s", i ? ", " : "", list[i]);
+}
+
+/* Reports every member of obj that is not in `known` (NULL-terminated),
+ * suggesting the closest known name for a likely typo. */
+static void check_members(pctx *c, json_t *obj, const char *const *known)
+{
+    const char *key;
+    json_t *v;
+    char list[256];
+    join(known, list, sizeof(list));
+    json_object_foreach(obj, key, v)
+    {
+        (void)v;
+        const char *best = NULL;
+        size_t best_d = SIZE_MAX;
+        bool found = false;
+        for (size_t i = 0; known[i] && !found; i++) {
+            size_t d = edit_distance(key, known[i]), len = strlen(known[i]);
+            found = d == 0;
+            /* a likely typo: two edits, or a third of the name, and not all of it */
+            if (d < best_d && (d <= 2 || d <= len / 3) && d < len) {
+                best = known[i];
+                best_d = d;
+            }
+        }
+        if (found)
+            continue;
+        size_t old = jpath_key(&c->path, key);
+        if (best)
+            fail(c, "unknown member; expected one of %s (did you mean \"%s\"?)", list, best);
+        else
+            fail(c, "unknown member; expected one of %s", list);
+        jpath_pop(&c->path, old);
+    }
+}
+
+/* Records s under the current pointer in `set`; reports and returns true if
+ * it was recorded before. */
+static bool is_duplicate(pctx *c, json_t *set, const char *s, const char *what)
+{
+    char q[4 * SHOW_CHARS + 16];
+    json_t *prev = json_object_get(set, s);
+    if (prev) {
+        fail(c, "duplicate %s %s; already at %s", what, show(s, q), json_string_value(prev));
+        return true;
+    }
+    json_object_set_new(set, s, json_string(c->path.s));
+    return false;
+}
+
+/* Looks up member key of obj and pushes its pointer; *old gets the length
+ * to pop back to. Reports "missing" if required and absent. */
+static json_t *enter(pctx *c, json_t *obj, const char *key, bool required, const char *what,
+                     size_t *old)
+{
+    json_t *v = json_object_get(obj, key);
+    *old = jpath_key(&c->path, key);
+    if (v == NULL && required)
+        fail(c, "missing; expected %s", what);
+    return v;
+}
+
+/* Reads number member key in [min, max] (min excluded if min_open) into
+ * *out; true when present and valid. */
+static bool get_number(pctx *c, json_t *obj, const char *key, bool required, double min,
+                       bool min_open, double max, const char *what, double *out)
+{
+    size_t old;
+    char num[32];
+    bool ok = false;
+    json_t *v = enter(c, obj, key, required, what, &old);
+    if (v == NULL)
+        goto out;
+    if (!json_is_number(v)) {
+        fail(c, "expected %s, got %s", what, kind_of(v));
+        goto out;
+    }
+    double d = json_number_value(v);
+    if (d < min || (min_open && d == min) || d > max) {
+        fail(c, "expected %s, got %s", what, num_text(v, num));
+        goto out;
+    }
+    *out = d;
+    ok = true;
+out:
+    jpath_pop(&c->path, old);
+    return ok;
+}
+
+/* Reads integer member key in [min, max] into *out; integral reals such as
+ * 3.0 are accepted. True when present and valid. */
+static bool get_int(pctx *c, json_t *obj, const char *key, bool required, int64_t min, int64_t max,
+                    const char *what, int64_t *out)
+{
+    size_t old;
+    char num[32];
+    bool ok = false;
+    json_t *v = enter(c, obj, key, required, what, &old);
+    if (v == NULL)
+        goto out;
+    if (!json_is_number(v)) {
+        fail(c, "expected %s, got %s", what, kind_of(v));
+        goto out;
+    }
+    double d = json_number_value(v);
+    bool integral = json_is_integer(v) || d == floor(d);
+    if (!integral || d < (double)min || d > (double)max) {
+        fail(c, "expected %s, got %s", what, num_text(v, num));
+        goto out;
+    }
+    *out = json_is_integer(v) ? (int64_t)json_integer_value(v) : (int64_t)d;
+    ok = true;
+out:
+    jpath_pop(&c->path, old);
+    return ok;
+}
+
+/* Reads string member key of min_chars..max_chars characters; *out is
+ * borrowed from the JSON tree. True when present and valid. */
+static bool get_string(pctx *c, json_t *obj, const char *key, bool required, size_t min_chars,
+                       size_t max_chars, const char *what, const char **out)
+{
+    size_t old;
+    bool ok = false;
+    json_t *v = enter(c, obj, key, required, what, &old);
+    if (v == NULL)
+        goto out;
+    if (!json_is_string(v)) {
+        fail(c, "expected %s, got %s", what, kind_of(v));
+        goto out;
+    }
+    size_t n = utf8_chars(json_string_value(v));
+    if (n < min_chars || n > max_chars) {
+        fail(c, "expected %s, got %zu characters", what, n);
+        goto out;
+    }
+    *out = json_string_value(v);
+    ok = true;
+out:
+    jpath_pop(&c->path, old);
+    return ok;
+}
+
+/* Reads id member key (util_valid_id); *out is borrowed. */
+static bool get_id(pctx *c, json_t *obj, const char *key, bool required, const char **out)
+{
+    size_t old;
+    char q[4 * SHOW_CHARS + 16];
+    bool ok = false;
+    json_t *v = enter(c, obj, key, required, WHAT_ID, &old);
+    if (v == NULL)
+        goto out;
+    if (!json_is_string(v)) {
+        fail(c, "expected %s, got %s", WHAT_ID, kind_of(v));
+        goto out;
+    }
+    if (!util_valid_id(json_string_value(v))) {
+        fail(c, "expected %s, got %s", WHAT_ID, show(json_string_value(v), q));
+        goto out;
+    }
+    *out = json_string_value(v);
+    ok = true;
+out:
+    jpath_pop(&c->path, old);
+    return ok;
+}
+
+/* Reads one of the NULL-terminated `names` from member key; *out gets its
+ * index. True when present and valid. */
+static bool get_enum(pctx *c, json_t *obj, const char *key, bool required, const char *const *names,
+                     const char *what, int *out)
+{
+    size_t old;
+    char q[4 * SHOW_CHARS + 16];
+    bool ok = false;
+    json_t *v = enter(c, obj, key, required, what, &old);
+    if (v == NULL)
+        goto out;
+    if (!json_is_string(v)) {
+        fail(c, "expected %s, got %s", what, kind_of(v));
+        goto out;
+    }
+    for (int i = 0; names[i]; i++) {
+        if (strcmp(names[i], json_string_value(v)) == 0) {
+            *out = i;
+            ok = true;
+            goto out;
+        }
+    }
+    fail(c, "expected %s, got %s", what, show(json_string_value(v), q));
+out:
+    jpath_pop(&c->path, old);
+    return ok;
+}
+
+/* Reads duration member key, in seconds, at most DURATION_MAX; *out is
+ * untouched when the member is absent or invalid. */
+static bool get_duration(pctx *c, json_t *obj, const char *key, int64_t *out)
+{
+    size_t old;
+    char q[4 * SHOW_CHARS + 16];
+    bool ok = false;
+    json_t *v = enter(c, obj, key, false, WHAT_DUR, &old);
+    if (v == NULL)
+        goto out;
+    if (!json_is_string(v)) {
+        fail(c, "expected %s, got %s", WHAT_DUR, kind_of(v));
+        goto out;
+    }
+    if (!util_parse_duration(json_string_value(v), DURATION_MAX, out)) {
+        fail(c, "expected %s, got %s", WHAT_DUR, show(json_string_value(v), q));
+        goto out;
+    }
+    ok = true;
+out:
+    jpath_pop(&c->path, old);
+    return ok;
+}
+
+/* Reads RFC 3339 member key into Unix seconds; fractions of a second are
+ * refused so that spans are exactly what the file says. */
+static bool get_time(pctx *c, json_t *obj, const char *key, bool required, int64_t *out)
+{
+    size_t old;
+    char q[4 * SHOW_CHARS + 16];
+    bool ok = false;
+    int64_t ms;
+    json_t *v = enter(c, obj, key, required, WHAT_TIME, &old);
+    if (v == NULL)
+        goto out;
+    if (!json_is_string(v)) {
+        fail(c, "expected %s, got %s", WHAT_TIME, kind_of(v));
+        goto out;
+    }
+    if (!util_parse_rfc3339(json_string_value(v), &ms) || ms % 1000 != 0) {
+        fail(c, "expected %s, got %s", WHAT_TIME, show(json_string_value(v), q));
+        goto out;
+    }
+    *out = ms / 1000;
+    ok = true;
+out:
+    jpath_pop(&c->path, old);
+    return ok;
+}
+
+/* Checks that the time at member `ends` comes after `starts`. */
+static void check_span(pctx *c, int64_t starts, int64_t ends)
+{
+    if (starts < ends)
+        return;
+    size_t old = jpath_key(&c->path, "ends");
+    fail(c, "expected a time after \"starts\", got one at or before it");
+    jpath_pop(&c->path, old);
+}
+
+/* Index of a referenced activity id, reporting an unknown one at the current
+ * pointer: >= 0 when compiled, -1 when unknown, -2 when it exists but has no
+ * index (too many activities) or "activities" is missing, empty or not an
+ * object (reported once there, not again at each reference). */
+static int activity_ref(pctx *c, const char *id)
+{
+    char q[4 * SHOW_CHARS + 16], list[240];
+    if (c->acts == NULL)
+        return -2;
+    int i = rules_activity_index(c->r, id);
+    if (i >= 0)
+        return i;
+    if (json_object_get(c->acts, id) != NULL)
+        return -2;
+    size_t o = 0;
+    list[0] = '\0';
+    for (size_t k = 0; k < c->r->n_activities; k++) {
+        const char *a = c->r->activities[k].id;
+        if (!util_valid_id(a))
+            continue;
+        if (o + strlen(a) + 8 >= sizeof(list)) {
+            snprintf(list + o, sizeof(list) - o, ", ...");
+            break;
+        }
+        o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", o ? ", " : "", a);
+    }
+    fail(c, "unknown activity type %s; expected one of the ids in /activities: %s", show(id, q),
+         list);
+    return -1;
+}
+
+/* Checks and compiles one activity `key` with value v into a. */
+static void parse_activity(pctx *c, const char *key, json_t *v, rules_activity *a)
+{
+    static const char *const members[] = {"points", "daily_cap", "cooldown", NULL};
+    size_t old = jpath_key(&c->path, key);
+    a->id = xstrdup(key);
+    if (!util_valid_id(key))
+        fail(c, "invalid activity type; expected %s", WHAT_ID);
+    if (!json_is_object(v)) {
+        fail(c, "expected an object such as {\"points\": 10}, got %s", kind_of(v));
+        goto out;
+    }
+    check_members(c, v, members);
+    (void)get_number(c, v, "points", true, -POINTS_MAX, false, POINTS_MAX,
+                     "a number from -10000 to 10000", &a->points);
+    (void)get_int(c, v, "daily_cap", false, 1, COUNT_MAX, WHAT_COUNT, &a->daily_cap);
+    (void)get_duration(c, v, "cooldown", &a->cooldown);
+out:
+    jpath_pop(&c->path, old);
+}
+
+/* Checks and compiles "activities": the first RULES_MAX_ACTIVITIES into
+ * r->activities, any further ones only checked. */
+static void parse_activities(pctx *c, json_t *root)
+{
+    size_t old;
+    const char *key;
+    json_t *v;
+    json_t *acts = enter(c, root, "activities", true,
+                         "an object of activity types such as {\"post\": {\"points\": 10}}", &old);
+    if (acts == NULL)
+        goto out;
+    if (!json_is_object(acts)) {
+        fail(c, "expected an object of activity types, got %s", kind_of(acts));
+        goto out;
+    }
+    size_t n = json_object_size(acts);
+    if (n == 0)
+        fail(c, "expected at least one activity type, got none");
+    else
+        c->acts = acts; /* references are checked against a non-empty table only */
+    if (n > RULES_MAX_ACTIVITIES)
+        fail(c, "expected at most %d activity types, got %zu", RULES_MAX_ACTIVITIES, n);
+    json_object_foreach(acts, key, v)
+    {
+        rules_activity scratch = {0};
+        rules *r = c->r;
+        rules_activity *a =
+            r->n_activities < RULES_MAX_ACTIVITIES ? &r->activities[r->n_activities++] : &scratch;
+        parse_activity(c, key, v, a);
+        free(scratch.id);
+    }
+out:
+    jpath_pop(&c->path, old);
+}
+
+/* Checks and compiles one multiplier table (member key of mult). */
+static void parse_factors(pctx *c, json_t *mult, const char *key, rules_factor **out, size_t *n)
+{
+    size_t old, old2;
+    const char *name;
+    json_t *v;
+    json_t *t = enter(c, mult, key, false, "", &old);
+    if (t == NULL)
+        goto out;
+    if (!json_is_object(t)) {
+        fail(c, "expected an object of factors such as {\"linkedin\": 1.5}, got %s", kind_of(t));
+        goto out;
+    }
+    *out = xcalloc(json_object_size(t), sizeof(**out));
+    json_object_foreach(t, name, v)
+    {
+        (void)v;
+        rules_factor *f = &(*out)[(*n)++];
+        f->name = xstrdup(name);
+        f->factor = 1;
+        if (!util_valid_id(name)) {
+            old2 = jpath_key(&c->path, name);
+            fail(c, "invalid name; expected %s", WHAT_ID);
+            jpath_pop(&c->path, old2);
+        }
+        (void)get_number(c, t, name, true, 0, true, FACTOR_MAX,
+                         "a factor greater than 0 and at most 100, such as 1.5", &f->factor);
+    }
+out:
+    jpath_pop(&c->path, old);
+}
+
+/* Checks and compiles "multipliers". */
+static void parse_multipliers(pctx *c, json_t *root)
+{
+    static const char *const members[] = {"channel", "stakeholder", NULL};
+    size_t old;
+    json_t *m = enter(c, root, "multipliers", false, "", &old);
+    if (m == NULL)
+        goto out;
+    if (!json_is_object(m)) {
+        fail(c, "expected an object with \"channel\" and \"stakeholder\" tables, got %s",
+             kind_of(m));
+        goto out;
+    }
+    check_members(c, m, members);
+    parse_factors(c, m, "channel", &c->r->channel, &c->r->n_channel);
+    parse_factors(c, m, "stakeholder", &c->r->stakeholder, &c->r->n_stakeholder);
+out:
+    jpath_pop(&c->path, old);
+}
+
+/* Checks and compiles "bonuses". */
+static void parse_bonuses(pctx *c, json_t *root)
+{
+    static const char *const members[] = {"first_of_day", "streak", NULL};
+    static const char *const streak_members[] = {"days", "points", NULL};
+    size_t old, old2;
+    int64_t days = 0, points = 0;
+    json_t *b = enter(c, root, "bonuses", false, "", &old);
+    if (b == NULL)
+        goto out;
+    if (!json_is_object(b)) {
+        fail(c, "expected an object with \"first_of_day\" and \"streak\", got %s", kind_of(b));
+        goto out;
+    }
+    check_members(c, b, members);
+    (void)get_int(c, b, "first_of_day", false, 0, COUNT_MAX, WHAT_BONUS, &c->r->first_of_day);
+    json_t *s = enter(c, b, "streak", false, "", &old2);
+    if (s != NULL && !json_is_object(s)) {
+        fail(c, "expected an object such as {\"days\": 5, \"points\": 20}, got %s", kind_of(s));
+    } else if (s != NULL) {
+        check_members(c, s, streak_members);
+        bool ok = get_int(c, s, "days", true, STREAK_MIN_DAYS, STREAK_MAX_DAYS,
+                          "an integer from 2 to 365", &days);
+        ok &= get_int(c, s, "points", true, 0, COUNT_MAX, WHAT_BONUS, &points);
+        if (ok) {
+            c->r->streak_days = days;
+            c->r->streak_points = points;
+        }
+    }
+    jpath_pop(&c->path, old2);
+out:
+    jpath_pop(&c->path, old);
+}
+
+/* Checks and compiles one campaign object v into k. */
+static void parse_campaign(pctx *c, json_t *v, rules_campaign *k)
+{
+    static const char *const members[] = {"name", "starts", "ends", "multiplier", NULL};
+    const char *name;
+    if (!json_is_object(v)) {
+        fail(c, "expected a campaign object, got %s", kind_of(v));
+        return;
+    }
+    check_members(c, v, members);
+    if (get_string(c, v, "name", true, 1, NAME_MAX_CHARS, "a name of 1 to 100 characters", &name))
+        k->name = xstrdup(name);
+    bool ok = get_time(c, v, "starts", true, &k->starts);
+    ok &= get_time(c, v, "ends", true, &k->ends);
+    if (ok)
+        check_span(c, k->starts, k->ends);
+    (void)get_number(c, v, "multiplier", true, 0, true, FACTOR_MAX,
+                     "a factor greater than 0 and at most 100, such as 2", &k->multiplier);
+}
+
+/* Checks and compiles "campaigns". */
+static void parse_campaigns(pctx *c, json_t *root)
+{
+    size_t old, i;
+    json_t *v;
+    json_t *a = enter(c, root, "campaigns", false, "", &old);
+    if (a == NULL)
+        goto out;
+    if (!json_is_array(a)) {
+        fail(c, "expected an array of campaigns, got %s", kind_of(a));
+        goto out;
+    }
+    c->r->campaigns = xcalloc(json_array_size(a), sizeof(*c->r->campaigns));
+    c->r->n_campaigns = json_array_size(a);
+    json_array_foreach(a, i, v)
+    {
+        size_t old2 = jpath_index(&c->path, i);
+        parse_campaign(c, v, &c->r->campaigns[i]);
+        jpath_pop(&c->path, old2);
+    }
+out:
+    jpath_pop(&c->path, old);
+}
+
+/* Checks and compiles a challenge's "activities" into ch->counts; true
+ * when the member is a readable array (so goals can be checked against it). */
+static bool parse_counted(pctx *c, json_t *v, rules_challenge *ch)
+{
+    size_t old, i;
+    json_t *e, *seen = NULL;
+    bool ok = false;
+    json_t *a = enter(c, v, "activities", true,
+                      "a non-empty array of activity types, such as [\"post\", \"reply\"]", &old);
+    if (a == NULL)
+        goto out;
+    if (!json_is_array(a) || json_array_size(a) == 0) {
+        fail(c,
+             "expected a non-empty array of activity types, such as [\"post\", \"reply\"], got %s",
+             json_is_array(a) ? "an empty array" : kind_of(a));
+        goto out;
+    }
+    ok = true;
+    seen = xjson_object();
+    json_array_foreach(a, i, e)
+    {
+        size_t old2 = jpath_index(&c->path, i);
+        if (!json_is_string(e)) {
+            fail(c, "expected an activity type from /activities, got %s", kind_of(e));
+        } else if (!is_duplicate(c, seen, json_string_value(e), "activity type")) {
+            int k = activity_ref(c, json_string_value(e));
+            if (k >= 0)
+                ch->counts[k] = true;
+        }
+        jpath_pop(&c->path, old2);
+    }
+out:
+    json_decref(seen);
+    jpath_pop(&c->path, old);
+    return ok;
+}
+
+/* Checks and compiles one goal object v of challenge ch into g; `seen`
+ * holds the goal ids met so far, `counted_ok` whether ch->counts is known. */
+static void parse_goal(pctx *c, json_t *v, rules_challenge *ch, rules_goal *g, json_t *seen,
+                       bool counted_ok)
+{
+    static const char *const members[] = {"id", "activity", "count", "bonus", "badge", NULL};
+    const char *s;
+    char q[4 * SHOW_CHARS + 16];
+    if (!json_is_object(v)) {
+        fail(c, "expected a goal object, got %s", kind_of(v));
+        return;
+    }
+    check_members(c, v, members);
+    if (get_id(c, v, "id", true, &s)) {
+        g->id = xstrdup(s);
+        size_t old = jpath_key(&c->path, "id");
+        (void)is_duplicate(c, seen, s, "goal id");
+        jpath_pop(&c->path, old);
+    }
+    if (get_string(c, v, "activity", true, 1, SIZE_MAX, "an activity type from /activities", &s)) {
+        size_t old = jpath_key(&c->path, "activity");
+        int k = activity_ref(c, s);
+        if (k >= 0) {
+            g->activity = (size_t)k;
+            if (counted_ok && !ch->counts[k])
+                fail(c,
+                     "activity type %s is not counted by this challenge; add it to its "
+                     "\"activities\" or pick one of those",
+                     show(s, q));
+        }
+        jpath_pop(&c->path, old);
+    }
+    (void)get_int(c, v, "count", true, 1, COUNT_MAX, WHAT_COUNT, &g->count);
+    (void)get_int(c, v, "bonus", false, 0, COUNT_MAX, WHAT_BONUS, &g->bonus);
+    if (get_string(c, v, "badge", false, 1, BADGE_MAX_CHARS, "a badge name of 1 to 64 characters",
+                   &s))
+        g->badge = xstrdup(s);
+}
+
+/* Checks and compiles a challenge's "goals". */
+static void parse_goals(pctx *c, json_t *v, rules_challenge *ch, bool counted_ok)
+{
+    size_t old, i;
+    json_t *e, *seen = NULL;
+    json_t *a = enter(c, v, "goals", false, "", &old);
+    if (a == NULL)
+        goto out;
+    if (!json_is_array(a)) {
+        fail(c, "expected an array of goals, got %s", kind_of(a));
+        goto out;
+    }
+    if (json_array_size(a) == 0)
+        goto out;
+    ch->goals = xcalloc(json_array_size(a), sizeof(*ch->goals));
+    ch->n_goals = json_array_size(a);
+    seen = xjson_object();
+    json_array_foreach(a, i, e)
+    {
+        size_t old2 = jpath_index(&c->path, i);
+        parse_goal(c, e, ch, &ch->goals[i], seen, counted_ok);
+        jpath_pop(&c->path, old2);
+    }
+out:
+    json_decref(seen);
+    jpath_pop(&c->path, old);
+}
+
+/* Checks and compiles a list of ids (member key: "teams" or "leaders");
+ * absent leaves *out NULL, which means everybody. */
+static void parse_id_list(pctx *c, json_t *v, const char *key, const char *what, char ***out,
+                          size_t *n)
+{
+    size_t old, i;
+    json_t *e, *seen = NULL;
+    char q[4 * SHOW_CHARS + 16];
+    json_t *a = enter(c, v, key, false, "", &old);
+    if (a == NULL)
+        goto out;
+    if (!json_is_array(a) || json_array_size(a) == 0) {
+        fail(c,
+             "expected a non-empty array of %s ids (leave it out to let everybody take part), "
+             "got %s",
+             what, json_is_array(a) ? "an empty array" : kind_of(a));
+        goto out;
+    }
+    *out = xcalloc(json_array_size(a), sizeof(**out));
+    *n = json_array_size(a);
+    seen = xjson_object();
+    json_array_foreach(a, i, e)
+    {
+        size_t old2 = jpath_index(&c->path, i);
+        if (!json_is_string(e))
+            fail(c, "expected %s, got %s", WHAT_ID, kind_of(e));
+        else if (!util_valid_id(json_string_value(e)))
+            fail(c, "expected %s, got %s", WHAT_ID, show(json_string_value(e), q));
+        else if (!is_duplicate(c, seen, json_string_value(e), what))
+            (*out)[i] = xstrdup(json_string_value(e));
+        jpath_pop(&c->path, old2);
+    }
+out:
+    json_decref(seen);
+    jpath_pop(&c->path, old);
+}
+
+/* Checks and loads a challenge's "timezone" (default UTC) into ch->zone. */
+static void parse_zone(pctx *c, json_t *v, rules_challenge *ch)
+{
+    const char *name = "UTC";
+    char err[128], q[4 * SHOW_CHARS + 16], e[4 * sizeof(err) + 8];
+    if (json_object_get(v, "timezone") != NULL &&
+        !get_string(c, v, "timezone", false, 1, 255, "an IANA time zone such as \"Europe/London\"",
+                    &name))
+        return;
+    err[0] = '\0';
+    ch->zone = tz_load(name, err, sizeof(err));
+    if (ch->zone != NULL)
+        return;
+    size_t old = jpath_key(&c->path, "timezone");
+    fail(c, "unknown time zone %s; expected an IANA name such as \"Europe/London\" (%s)",
+         show(name, q), clean(err, false, sizeof(err), e));
+    jpath_pop(&c->path, old);
+}
+
+/* Checks and compiles one challenge object v into ch; `ids` holds the
+ * challenge ids met so far. */
+static void parse_challenge(pctx *c, json_t *v, rules_challenge *ch, json_t *ids)
+{
+    static const char *const members[] = {
+        "id",      "name",  "period", "timezone", "week_starts", "grace", "activities",
+        "scoring", "goals", "teams",  "leaders",  "starts",      "ends",  NULL};
+    static const char *const periods[] = {"week", "month", "fixed", "all", NULL};
+    static const period_kind kinds[] = {PERIOD_WEEK, PERIOD_MONTH, PERIOD_FIXED, PERIOD_ALL};
+    static const char *const scorings[] = {"points", "count", NULL};
+    static const rules_scoring scores[] = {RULES_SCORE_POINTS, RULES_SCORE_COUNT};
+    const char *s;
+    char q[4 * SHOW_CHARS + 16];
+    int pk = -1, scoring = 0;
+    size_t old;
+
+    ch->grace = GRACE_DEFAULT;
+    if (!json_is_object(v)) {
+        fail(c, "expected a challenge object, got %s", kind_of(v));
+        return;
+    }
+    check_members(c, v, members);
+    if (get_id(c, v, "id", true, &s)) {
+        ch->id = xstrdup(s);
+        old = jpath_key(&c->path, "id");
+        (void)is_duplicate(c, ids, s, "challenge id");
+        jpath_pop(&c->path, old);
+    }
+    if (get_string(c, v, "name", true, 1, NAME_MAX_CHARS, "a name of 1 to 100 characters", &s))
+        ch->name = xstrdup(s);
+    if (get_enum(c, v, "period", true, periods, "\"week\", \"month\", \"fixed\" or \"all\"", &pk))
+        ch->period.kind = kinds[pk];
+    parse_zone(c, v, ch);
+    ch->period.zone = ch->zone;
+
+    json_t *ws = enter(c, v, "week_starts", false, "", &old);
+    if (ws != NULL && pk >= 0 && kinds[pk] != PERIOD_WEEK) {
+        fail(c, "only allowed with \"period\": \"week\"");
+    } else if (ws != NULL && !json_is_string(ws)) {
+        fail(c, "expected a weekday from \"monday\" to \"sunday\", got %s", kind_of(ws));
+    } else if (ws != NULL) {
+        int day = period_weekday_parse(json_string_value(ws));
+        if (day >= 0)
+            ch->period.week_start = day;
+        else
+            fail(c, "expected a weekday from \"monday\" to \"sunday\", got %s",
+                 show(json_string_value(ws), q));
+    }
+    jpath_pop(&c->path, old);
+
+    (void)get_duration(c, v, "grace", &ch->grace);
+    bool counted_ok = parse_counted(c, v, ch);
+    if (get_enum(c, v, "scoring", false, scorings, "\"points\" or \"count\"", &scoring))
+        ch->scoring = scores[scoring];
+    parse_goals(c, v, ch, counted_ok);
+    parse_id_list(c, v, "teams", "team", &ch->teams, &ch->n_teams);
+    parse_id_list(c, v, "leaders", "leader", &ch->leaders, &ch->n_leaders);
+
+    bool fixed = pk >= 0 && kinds[pk] == PERIOD_FIXED;
+    if (pk >= 0 && !fixed) {
+        static const char *const span[] = {"starts", "ends", NULL};
+        for (size_t i = 0; span[i]; i++) {
+            if (json_object_get(v, span[i]) == NULL)
+                continue;
+            old = jpath_key(&c->path, span[i]);
+            fail(c, "only allowed with \"period\": \"fixed\"");
+            jpath_pop(&c->path, old);
+        }
+    } else {
+        bool ok = get_time(c, v, "starts", fixed, &ch->period.fixed_start);
+        ok &= get_time(c, v, "ends", fixed, &ch->period.fixed_end);
+        if (ok)
+            check_span(c, ch->period.fixed_start, ch->period.fixed_end);
+    }
+}
+
+/* Frees what a challenge owns (not the struct itself). */
+static void challenge_free(rules_challenge *ch)
+{
+    free(ch->id);
+    free(ch->name);
+    tz_free(ch->zone);
+    for (size_t i = 0; i < ch->n_goals; i++) {
+        free(ch->goals[i].id);
+        free(ch->goals[i].badge);
+    }
+    free(ch->goals);
+    for (size_t i = 0; i < ch->n_teams; i++)
+        free(ch->teams[i]);
+    free(ch->teams);
+    for (size_t i = 0; i < ch->n_leaders; i++)
+        free(ch->leaders[i]);
+    free(ch->leaders);
+}
+
+/* Checks and compiles "challenges": the first RULES_MAX_CHALLENGES into
+ * r->challenges, any further ones only checked. */
+static void parse_challenges(pctx *c, json_t *root)
+{
+    size_t old, i;
+    json_t *v, *ids = NULL;
+    json_t *a = enter(c, root, "challenges", true, "a non-empty array of challenges", &old);
+    if (a == NULL)
+        goto out;
+    if (!json_is_array(a) || json_array_size(a) == 0) {
+        fail(c, "expected a non-empty array of challenges, got %s",
+             json_is_array(a) ? "an empty array" : kind_of(a));
+        goto out;
+    }
+    if (json_array_size(a) > RULES_MAX_CHALLENGES)
+        fail(c, "expected at most %d challenges, got %zu", RULES_MAX_CHALLENGES,
+             json_array_size(a));
+    ids = xjson_object();
+    json_array_foreach(a, i, v)
+    {
+        rules_challenge scratch = {0};
+        rules *r = c->r;
+        rules_challenge *ch =
+            r->n_challenges < RULES_MAX_CHALLENGES ? &r->challenges[r->n_challenges++] : &scratch;
+        size_t old2 = jpath_index(&c->path, i);
+        parse_challenge(c, v, ch, ids);
+        jpath_pop(&c->path, old2);
+        challenge_free(&scratch);
+    }
+out:
+    json_decref(ids);
+    jpath_pop(&c->path, old);
+}
+
+rules *rules_parse(const char *text, size_t len, errlist *errs)
+{
+    static const char *const members[] = {"activities", "multipliers", "bonuses",
+                                          "campaigns",  "challenges",  NULL};
+    pctx c = {.errs = errs};
+    json_error_t je;
+    char text_buf[4 * sizeof(je.text) + 8];
+    json_t *root = NULL;
+
+    if (text == NULL) {
+        text = "";
+        len = 0;
+    }
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (root == NULL) {
+        /* jansson may quote the offending bytes, which need not be UTF-8 */
+        errlist_add(errs, "", "invalid JSON at line %d, column %d: %s", je.line, je.column,
+                    clean(je.text, false, sizeof(je.text), text_buf));
+        goto out;
+    }
+    if (!json_is_object(root)) {
+        errlist_add(errs, "",
+                    "expected a rule set object with \"activities\" and "
+                    "\"challenges\", got %s",
+                    kind_of(root));
+        goto out;
+    }
+    c.r = xcalloc(1, sizeof(*c.r));
+    c.r->source = xcalloc(len + 1, 1);
+    memcpy(c.r->source, text, len);
+    jpath_reserve(&c.path, 0);
+    c.path.s[0] = '\0';
+
+    check_members(&c, root, members);
+    parse_activities(&c, root);
+    parse_multipliers(&c, root);
+    parse_bonuses(&c, root);
+    parse_campaigns(&c, root);
+    parse_challenges(&c, root);
+    if (c.n_errs > 0) {
+        rules_free(c.r);
+        c.r = NULL;
+    }
+out:
+    free(c.path.s);
+    json_decref(root);
+    return c.r;
+}
+
+void rules_free(rules *r)
+{
+    if (r == NULL)
+        return;
+    for (size_t i = 0; i < r->n_activities; i++)
+        free(r->activities[i].id);
+    for (size_t i = 0; i < r->n_channel; i++)
+        free(r->channel[i].name);
+    free(r->channel);
+    for (size_t i = 0; i < r->n_stakeholder; i++)
+        free(r->stakeholder[i].name);
+    free(r->stakeholder);
+    for (size_t i = 0; i < r->n_campaigns; i++)
+        free(r->campaigns[i].name);
+    free(r->campaigns);
+    for (size_t i = 0; i < r->n_challenges; i++)
+        challenge_free(&r->challenges[i]);
+    free(r->source);
+    free(r);
+}
+
+/* Appends one error at pointer p + "/" + key: "<what> by this version of
+ * podiumd; <remedy>". */
+static void unsupported(errlist *errs, jpath *p, const char *key, const char *what,
+                        const char *remedy)
+{
+    size_t old = jpath_key(p, key);
+    errlist_add(errs, p->s, "%s by this version of podiumd; %s", what, remedy);
+    jpath_pop(p, old);
+}
+
+size_t rules_unsupported(const rules *r, errlist *errs)
+{
+    size_t n = 0, old, old2;
+    jpath p = {0};
+    if (r == NULL)
+        return 0;
+    jpath_reserve(&p, 0);
+    p.s[0] = '\0';
+    old = jpath_key(&p, "activities");
+    for (size_t i = 0; i < r->n_activities; i++) {
+        if (r->activities[i].cooldown <= 0)
+            continue;
+        old2 = jpath_key(&p, r->activities[i].id);
+        unsupported(errs, &p, "cooldown", "cooldown is not supported", REMEDY);
+        jpath_pop(&p, old2);
+        n++;
+    }
+    jpath_pop(&p, old);
+    old = jpath_key(&p, "bonuses");
+    if (r->first_of_day > 0) {
+        unsupported(errs, &p, "first_of_day", "the first_of_day bonus is not supported", REMEDY);
+        n++;
+    }
+    if (r->streak_days > 0) {
+        unsupported(errs, &p, "streak", "the streak bonus is not supported", REMEDY);
+        n++;
+    }
+    jpath_pop(&p, old);
+    if (r->n_campaigns > 0) {
+        unsupported(errs, &p, "campaigns", "campaigns are not supported", REMEDY);
+        n++;
+    }
+    old = jpath_key(&p, "challenges");
+    for (size_t i = 0; i < r->n_challenges; i++) {
+        const rules_challenge *ch = &r->challenges[i];
+        old2 = jpath_index(&p, i);
+        if (ch->n_goals > 0) {
+            unsupported(errs, &p, "goals", "goals are not supported", REMEDY);
+            n++;
+        }
+        if (ch->n_teams > 0) {
+            unsupported(errs, &p, "teams", "limiting a challenge to teams is not supported",
+                        REMEDY_ALL);
+            n++;
+        }
+        if (ch->n_leaders > 0) {
+            unsupported(errs, &p, "leaders", "limiting a challenge to leaders is not supported",
+                        REMEDY_ALL);
+            n++;
+        }
+        jpath_pop(&p, old2);
+    }
+    free(p.s);
+    return n;
+}
+
+int rules_activity_index(const rules *r, const char *id)
+{
+    if (r == NULL || id == NULL)
+        return -1;
+    for (size_t i = 0; i < r->n_activities; i++)
+        if (strcmp(r->activities[i].id, id) == 0)
+            return (int)i;
+    return -1;
+}
+
+int rules_challenge_index(const rules *r, const char *id)
+{
+    if (r == NULL || id == NULL)
+        return -1;
+    for (size_t i = 0; i < r->n_challenges; i++)
+        if (r->challenges[i].id != NULL && strcmp(r->challenges[i].id, id) == 0)
+            return (int)i;
+    return -1;
+}
+
+double rules_factor_of(const rules_factor *t, size_t n, const char *name)
+{
+    if (name == NULL)
+        return 1;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(t[i].name, name) == 0)
+            return t[i].factor;
+    return 1;
+}
+
+/* Rounds points half away from zero, saturating at the int64 range (NaN is
+ * 0). Products below 1e9 are first rounded to 6 decimals, so that decimal
+ * factors behave as written: 1.15 x 10 is 11.5 and gives 12, although the
+ * binary product is 11.4999... */
+static int64_t round_points(double v)
+{
+    if (isnan(v))
+        return 0;
+    if (fabs(v) < 1e9)
+        v = round(v * 1e6) / 1e6;
+    if (v >= 0x1p63)
+        return INT64_MAX;
+    if (v <= -0x1p63)
+        return INT64_MIN;
+    return (int64_t)llround(v);
+}
+
+int64_t rules_points(const rules *r, size_t activity, const char *channel, const char *stakeholder)
+{
+    if (r == NULL || activity >= r->n_activities)
+        return 0;
+    double v = r->activities[activity].points;
+    v *= rules_factor_of(r->channel, r->n_channel, channel);
+    v *= rules_factor_of(r->stakeholder, r->n_stakeholder, stakeholder);
+    return round_points(v);
+}
