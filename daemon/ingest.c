@@ -502,6 +502,45 @@ static void on_reply(void *arg, const store_reply *r)
         arm(in);
 }
 
+/* Appends s to a JSON text being built in buf, escaped, without quotes. */
+static size_t json_escape(char *buf, size_t at, size_t cap, const char *s)
+{
+    for (; *s && at + 7 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            buf[at++] = '\\';
+            buf[at++] = (char)c;
+        } else if (c < 0x20) {
+            at += (size_t)snprintf(buf + at, cap - at, "\\u%04x", c);
+        } else {
+            buf[at++] = (char)c;
+        }
+    }
+    return at;
+}
+
+/* Appends the event as one JSON object (its entry in the event log). */
+static void event_json(struct args *av, const event *ev)
+{
+    static const char *const names[] = {"id", "leader", "type", "channel", "stakeholder", "url",
+                                        "note"};
+    const char *values[] = {ev->id,          ev->leader, ev->type, ev->channel,
+                            ev->stakeholder, ev->url,    ev->note};
+    char buf[2 * (EVENT_URL_MAX + EVENT_NOTE_MAX * 4) + 1024];
+    char at[32];
+    util_format_rfc3339(ev->at, at);
+    size_t n = (size_t)snprintf(buf, sizeof(buf), "{\"at\":\"%s\"", at);
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (values[i] == NULL || values[i][0] == '\0')
+            continue;
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, ",\"%s\":\"", names[i]);
+        n = json_escape(buf, n, sizeof(buf) - 3, values[i]);
+        buf[n++] = '"';
+    }
+    buf[n++] = '}';
+    args_add(av, buf, n);
+}
+
 /* Writes one group's events into the call's KEYS and ARGV. */
 static void build_group(const char *org, struct group *g, struct keytab *keys, struct args *av,
                         struct args *boards, size_t *n_boards, size_t *board_keys)
@@ -513,20 +552,10 @@ static void build_group(const char *org, struct group *g, struct keytab *keys, s
         const event *ev = &g->b.v[i];
         const struct plan *p = &g->plans[i];
         args_str(av, ev->id);
-        if (!p->generated) {
-            int n = keys_idem(key, org, ev->id);
-            args_int(av, (int64_t)keytab_index(keys, key, (size_t)n));
-        } else {
-            args_int(av, 0);
-        }
+        args_str(av, p->generated ? "0" : "1");
         args_str(av, ev->leader);
-        args_str(av, ev->type);
-        args_int(av, ev->at);
         args_int(av, p->points);
-        args_str(av, ev->channel);
-        args_str(av, ev->stakeholder);
-        args_str(av, ev->url ? ev->url : "");
-        args_str(av, ev->note ? ev->note : "");
+        event_json(av, ev);
         args_int(av, (int64_t)p->n_std);
         for (size_t s = 0; s < p->n_std; s++) {
             const struct pstd *ps = &g->stds[p->first + s];
@@ -579,6 +608,13 @@ static void flush(ingest *in)
         int n = keys_org(key, org, *p);
         keytab_index(&keys, key, (size_t)n);
     }
+    /* Idempotency buckets, today's first: every day whose records may live. */
+    int64_t now = util_now_ms(), today = now / 86400000;
+    int64_t buckets = (in->o.idempotency_ttl + 86399) / 86400 + 1;
+    for (int64_t d = 0; d < buckets; d++) {
+        int n = keys_idem(key, org, today - d);
+        keytab_index(&keys, key, (size_t)n);
+    }
     struct group **tailp = &c->groups, *g, **prev = &in->head;
     while ((g = *prev) != NULL) {
         if (strcmp(g->org, org) != 0) {
@@ -611,8 +647,9 @@ static void flush(ingest *in)
     struct args all = {0};
     for (size_t i = 0; i < keys.a.n; i++)
         args_add(&all, keys.a.buf + keys.a.off[i], keys.a.lens[i]);
-    args_int(&all, util_now_ms());
-    args_int(&all, in->o.idempotency_ttl);
+    args_int(&all, now);
+    args_int(&all, (today + 1) * 86400 + in->o.idempotency_ttl);
+    args_int(&all, buckets);
     args_int(&all, (int64_t)n_boards);
     args_int(&all, (int64_t)c->n_groups);
     for (size_t i = 0; i < boards.n; i++)

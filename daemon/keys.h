@@ -13,13 +13,16 @@
  *   podium:{org}:board:{ch}:{per}   zset  a challenge period's board (see score.lua)
  *   podium:{org}:bver               hash  "{ch}:{per}" -> board version
  *   podium:{org}:cap:{l}:{t}:{zone}:{date}  string  daily cap counter, 2 days TTL
- *   podium:{org}:idem:{id}          string  first result of event id, TTL idempotency_ttl
+ *   podium:{org}:idem:{day}         hash  event id -> first result, for events that
+ *                                         arrived on that UTC day (days since 1970);
+ *                                         expires idempotency_ttl after the day ends
  *   podium:{org}:events             stream  the event log with results
  *   podium:{org}:rules              string  the rule set JSON (when not from a file)
  */
 #ifndef PODIUM_KEYS_H
 #define PODIUM_KEYS_H
 
+#include <inttypes.h>
 #include <stdio.h>
 
 #define KEYS_MAX 512
@@ -30,6 +33,6 @@
 #define keys_board_name(buf, ch, per) snprintf((buf), KEYS_MAX, "%s:%s", (ch), (per))
 #define keys_cap(buf, org, l, t, z, d)                                                             \
     snprintf((buf), KEYS_MAX, "podium:{%s}:cap:%s:%s:%s:%s", (org), (l), (t), (z), (d))
-#define keys_idem(buf, org, id) snprintf((buf), KEYS_MAX, "podium:{%s}:idem:%s", (org), (id))
+#define keys_idem(buf, org, day) snprintf((buf), KEYS_MAX, "podium:{%s}:idem:%" PRId64, (org), (day))
 
 #endif

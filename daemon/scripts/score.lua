@@ -10,7 +10,15 @@ needs shared state, so that any number of daemons stay correct:
     a duplicate, and changes nothing;
   - per-type daily caps, one counter per leader, type and local day;
   - board scores, where equal scores keep the order in which they were reached;
-  - the event and its result appended to the org's event log.
+  - the events and their results appended to the org's event log, one
+    stream entry per call: fields "e" (the event as JSON) and "r" (its
+    result string), repeated per event in order.
+
+Cost. A redis.call costs about a microsecond of overhead beyond the command,
+so the script reads and writes per batch wherever it can: one HMGET for the
+leaders, one HMGET per idempotency bucket, one MGET for the cap counters,
+one ZMSCORE and one ZADD per board, one XADD for the log, and works in Lua
+tables in between. Per leader and board remains one ZCOUNT for the rank.
 
 Boards are sorted sets whose score is a composite:
     score * 2^32 + (2^32 - 1 - reached)
@@ -20,13 +28,17 @@ earlier reacher has the larger composite and is listed first. Composites stay
 exact doubles while |score| < 2^21. Competition rank ("1224") is one plus the
 number of members whose composite is at least (score + 1) * 2^32.
 
+Idempotency records live in one hash per UTC day of arrival (field: event id,
+value: its result string), expiring `ttl` seconds after that day ends; a
+lookup asks every bucket that can still hold a record.
+
 KEYS[1] leaders hash, KEYS[2] event stream, KEYS[3] board versions hash,
-KEYS[4..] boards, cap counters and idempotency keys, referred to by index.
-ARGV: now_ms, idempotency ttl (s), n_boards, n_groups,
-      per board: key index, name ("challenge:period"),
+KEYS[4..] idempotency buckets (today's first), boards and cap counters,
+referred to by index.
+ARGV: now_ms, expire-at of today's bucket (Unix s), n_buckets, n_boards,
+      n_groups, per board: key index, name ("challenge:period"),
       per group: n_events, then per event:
-        id, idem key index (0 = none), leader, type, at_ms, points,
-        channel, stakeholder, url, note, n_standings,
+        id, idempotent (1/0), leader, points, event JSON, n_standings,
         per standing: board number, points, reached, cap key index (0 = none), cap.
 Reply: { {name, version, ...} for boards that changed, then one entry per
 group: {"E", event numbers with unknown leaders} or one result string per
@@ -34,9 +46,10 @@ event: "dup|points|reasons|name|points|score|rank|name|...". }
 ]]
 
 local K = 4294967296
-local ttl = ARGV[2]
-local nb, ng = tonumber(ARGV[3]), tonumber(ARGV[4])
-local a = 5
+local call = redis.call
+local nbuckets, nb, ng = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local a = 6
+local function num(x) return string.format('%.17g', x) end
 
 local bkey, bname = {}, {}
 for b = 1, nb do
@@ -45,30 +58,29 @@ for b = 1, nb do
   a = a + 2
 end
 
--- Read the whole call first, so that leaders can be checked in one HMGET.
-local groups, names, named = {}, {}, {}
+-- Read the whole call first: events stay as ARGV offsets.
+local groups, names, named, ids, capkeys, capseen = {}, {}, {}, {}, {}, {}
 for g = 1, ng do
   local n = tonumber(ARGV[a])
   a = a + 1
   local evs = {}
   for e = 1, n do
-    local ev = {
-      id = ARGV[a], idem = tonumber(ARGV[a + 1]), leader = ARGV[a + 2],
-      type = ARGV[a + 3], at = ARGV[a + 4], points = tonumber(ARGV[a + 5]),
-      channel = ARGV[a + 6], stakeholder = ARGV[a + 7], url = ARGV[a + 8],
-      note = ARGV[a + 9], std = {}
-    }
-    local ns = tonumber(ARGV[a + 10])
-    a = a + 11
-    for s = 1, ns do
-      ev.std[s] = {tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]),
-                   tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])}
-      a = a + 5
+    evs[e] = a
+    local leader = ARGV[a + 2]
+    if not named[leader] then
+      named[leader] = true
+      names[#names + 1] = leader
     end
-    evs[e] = ev
-    if not named[ev.leader] then
-      named[ev.leader] = true
-      names[#names + 1] = ev.leader
+    if ARGV[a + 1] == '1' then ids[#ids + 1] = ARGV[a] end
+    local ns = tonumber(ARGV[a + 5])
+    a = a + 6
+    for s = 1, ns do
+      local ci = tonumber(ARGV[a + 3])
+      if ci > 0 and not capseen[ci] then
+        capseen[ci] = true
+        capkeys[#capkeys + 1] = ci
+      end
+      a = a + 5
     end
   end
   groups[g] = evs
@@ -76,135 +88,184 @@ end
 
 local known = {}
 if #names > 0 then
-  local found = redis.call('HMGET', KEYS[1], unpack(names))
-  for i = 1, #names do known[names[i]] = found[i] ~= false end
+  local found = call('HMGET', KEYS[1], unpack(names))
+  for i = 1, #names do known[names[i]] = found[i] end
 end
 
-local function num(x) return string.format('%.17g', x) end
+local first = {} -- event id -> result string of an earlier call
+if #ids > 0 then
+  for k = 1, nbuckets do
+    local found = call('HMGET', KEYS[3 + k], unpack(ids))
+    for i = 1, #ids do
+      if found[i] and not first[ids[i]] then first[ids[i]] = found[i] end
+    end
+  end
+end
 
-local score, reached, dirty, order = {}, {}, {}, {}
--- Current score of a leader on board b, read once per call (nil: not on it).
-local function current(b, leader)
+local capv, capdirty = {}, {}
+if #capkeys > 0 then
+  local ck = {}
+  for i = 1, #capkeys do ck[i] = KEYS[capkeys[i]] end
+  local found = call('MGET', unpack(ck))
+  for i = 1, #capkeys do capv[capkeys[i]] = tonumber(found[i] or '0') end
+end
+
+-- Work out every event in memory. score[b][leader] is false when the leader
+-- is not on board b; the first use of a board fetches its leaders at once.
+local score, reached, dirty, touched = {}, {}, {}, {}
+local function board(b)
   local s = score[b]
   if s == nil then
     s = {}
-    score[b], reached[b], dirty[b] = s, {}, {}
+    score[b], reached[b], dirty[b], touched[b] = s, {}, {}, {}
   end
-  local v = s[leader]
-  if v == nil then
-    local z = redis.call('ZSCORE', bkey[b], leader)
-    v = z and math.floor(tonumber(z) / K) or false
-    s[leader] = v
-    order[#order + 1] = {b, leader}
-  end
-  return v
+  return s
 end
 
-local out, seen, pending = {}, {}, {}
+local out, seen, pending, want = {}, {}, {}, {}
+-- Collect, per board, the leaders whose current score is needed.
+for g = 1, ng do
+  local evs = groups[g]
+  for e = 1, #evs do
+    local p = evs[e]
+    local ns = tonumber(ARGV[p + 5])
+    for s = 1, ns do
+      local b = tonumber(ARGV[p + 6 + 5 * (s - 1)])
+      local w = want[b]
+      if w == nil then w = {list = {}, set = {}}; want[b] = w end
+      local leader = ARGV[p + 2]
+      if not w.set[leader] then
+        w.set[leader] = true
+        w.list[#w.list + 1] = leader
+      end
+    end
+  end
+end
+for b, w in pairs(want) do
+  local s = board(b)
+  local found = call('ZMSCORE', bkey[b], unpack(w.list))
+  for i = 1, #w.list do
+    s[w.list[i]] = found[i] and math.floor(tonumber(found[i]) / K) or false
+  end
+end
+
 for g = 1, ng do
   local evs, bad = groups[g], {'E'}
   for e = 1, #evs do
-    if not known[evs[e].leader] then bad[#bad + 1] = e end
+    if not known[ARGV[evs[e] + 2]] then bad[#bad + 1] = e end
   end
   if #bad > 1 then
     out[g] = bad
   else
     local res = {}
     for e = 1, #evs do
-      local ev = evs[e]
-      local first = nil
-      if ev.idem > 0 then
-        first = seen[ev.id]
-        if first == nil then first = redis.call('GET', KEYS[ev.idem]) end
-      end
-      if type(first) == 'table' then
-        res[e] = first -- a duplicate inside this call: filled in at the end
-      elseif first then
-        res[e] = '1' .. string.sub(first, 2)
+      local p = evs[e]
+      local id, leader = ARGV[p], ARGV[p + 2]
+      local idem = ARGV[p + 1] == '1'
+      local prior = idem and (seen[id] or first[id])
+      if type(prior) == 'table' then
+        res[e] = prior -- a duplicate inside this call: filled in at the end
+      elseif prior then
+        res[e] = '1' .. string.sub(prior, 2)
       else
         local capped, std, caps = 0, {}, {}
-        for s = 1, #ev.std do
-          local st = ev.std[s]
-          local b, pts, when, capi, cap = st[1], st[2], st[3], st[4], st[5]
-          if capi > 0 then
-            local c = caps[capi]
-            if c == nil then
-              c = redis.call('INCR', KEYS[capi])
-              if c == 1 then redis.call('EXPIRE', KEYS[capi], 172800) end
-              caps[capi] = c
+        local ns = tonumber(ARGV[p + 5])
+        for s = 1, ns do
+          local q = p + 6 + 5 * (s - 1)
+          local b, pts, when = tonumber(ARGV[q]), tonumber(ARGV[q + 1]), tonumber(ARGV[q + 2])
+          local ci = tonumber(ARGV[q + 3])
+          if ci > 0 then
+            if not caps[ci] then
+              caps[ci] = true
+              capv[ci] = capv[ci] + 1
+              capdirty[ci] = true
             end
-            if c > cap then
+            if capv[ci] > tonumber(ARGV[q + 4]) then
               pts = 0
               capped = capped + 1
             end
           end
-          local cur = current(b, ev.leader)
+          local sb = board(b)
+          local cur = sb[leader]
           if pts ~= 0 then
             cur = (cur or 0) + pts
-            score[b][ev.leader] = cur
-            reached[b][ev.leader] = when
-            dirty[b][ev.leader] = true
+            sb[leader] = cur
+            reached[b][leader] = when
+            dirty[b][leader] = true
           end
+          touched[b][leader] = true
           std[s] = {b, pts, cur}
         end
-        local pts = ev.points
-        if capped > 0 and capped == #ev.std then pts = 0 end
-        local p = {b = std, points = pts, reasons = capped > 0 and 'daily_cap' or ''}
-        pending[#pending + 1] = {ev, p, res, e}
-        if ev.idem > 0 then seen[ev.id] = p end
+        local pts = tonumber(ARGV[p + 3])
+        if capped > 0 and capped == ns then pts = 0 end
+        local r = {p = p, b = std, points = pts, reasons = capped > 0 and 'daily_cap' or ''}
+        pending[#pending + 1] = {r, res, e}
+        if idem then seen[id] = r end
       end
     end
     out[g] = res
   end
 end
 
--- Write the boards once per leader, then work out ranks.
-local rank, changed = {}, {}
-for i = 1, #order do
-  local b, leader = order[i][1], order[i][2]
-  local v = score[b][leader]
-  if dirty[b][leader] then
-    redis.call('ZADD', bkey[b], num(v * K + (K - 1 - reached[b][leader])), leader)
-    changed[b] = true
-  end
-  if v then
-    rank[b .. ' ' .. leader] = redis.call('ZCOUNT', bkey[b], num((v + 1) * K), '+inf') + 1
+-- Write each board once, then rank every leader it touched.
+local rank, versions = {}, {}
+for b = 1, nb do
+  local s = score[b]
+  if s then
+    local z = {'ZADD', bkey[b]}
+    for leader in pairs(dirty[b]) do
+      z[#z + 1] = num(s[leader] * K + (K - 1 - reached[b][leader]))
+      z[#z + 1] = leader
+    end
+    if #z > 2 then
+      call(unpack(z))
+      versions[#versions + 1] = bname[b]
+      versions[#versions + 1] = call('HINCRBY', KEYS[3], bname[b], 1)
+    end
+    local r = {}
+    for leader in pairs(touched[b]) do
+      local v = s[leader]
+      if v then r[leader] = call('ZCOUNT', bkey[b], num((v + 1) * K), '+inf') + 1 end
+    end
+    rank[b] = r
   end
 end
 
-local versions = {}
-for b = 1, nb do
-  if changed[b] then
-    versions[#versions + 1] = bname[b]
-    versions[#versions + 1] = redis.call('HINCRBY', KEYS[3], bname[b], 1)
-  end
+for ci in pairs(capdirty) do
+  call('SET', KEYS[ci], capv[ci], 'EX', 172800)
 end
 
 -- Results of new events: remembered for retries and appended to the log.
+local idem, log = {'HSET', KEYS[4]}, {'XADD', KEYS[2], '*'}
 for i = 1, #pending do
-  local ev, p, res, e = pending[i][1], pending[i][2], pending[i][3], pending[i][4]
-  local parts = {'0', tostring(p.points), p.reasons}
-  for s = 1, #p.b do
-    local b, pts, cur = p.b[s][1], p.b[s][2], p.b[s][3]
+  local r, res, e = pending[i][1], pending[i][2], pending[i][3]
+  local p = r.p
+  local leader = ARGV[p + 2]
+  local parts = {'0', r.points, r.reasons}
+  for s = 1, #r.b do
+    local b, pts, cur = r.b[s][1], r.b[s][2], r.b[s][3]
     parts[#parts + 1] = bname[b]
-    parts[#parts + 1] = tostring(pts)
+    parts[#parts + 1] = pts
     parts[#parts + 1] = cur and string.format('%d', cur) or ''
-    parts[#parts + 1] = cur and tostring(rank[b .. ' ' .. ev.leader]) or ''
+    parts[#parts + 1] = cur and rank[b][leader] or ''
   end
-  local r = table.concat(parts, '|')
-  res[e] = r
-  p.str = r
-  if ev.idem > 0 then
-    redis.call('SET', KEYS[ev.idem], r, 'EX', ttl)
+  local str = table.concat(parts, '|')
+  res[e] = str
+  r.str = str
+  if ARGV[p + 1] == '1' then
+    idem[#idem + 1] = ARGV[p]
+    idem[#idem + 1] = str
   end
-  local f = {'XADD', KEYS[2], '*', 'id', ev.id, 'leader', ev.leader, 'type', ev.type,
-             'at', ev.at, 'result', r}
-  if ev.channel ~= '' then f[#f + 1] = 'channel'; f[#f + 1] = ev.channel end
-  if ev.stakeholder ~= '' then f[#f + 1] = 'stakeholder'; f[#f + 1] = ev.stakeholder end
-  if ev.url ~= '' then f[#f + 1] = 'url'; f[#f + 1] = ev.url end
-  if ev.note ~= '' then f[#f + 1] = 'note'; f[#f + 1] = ev.note end
-  redis.call(unpack(f))
+  log[#log + 1] = 'e'
+  log[#log + 1] = ARGV[p + 4]
+  log[#log + 1] = 'r'
+  log[#log + 1] = str
 end
+if #idem > 2 then
+  call(unpack(idem))
+  call('EXPIREAT', KEYS[4], ARGV[2])
+end
+if #log > 3 then call(unpack(log)) end
 
 -- Duplicates inside this very call point at a result made above.
 for g = 1, ng do

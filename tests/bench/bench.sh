@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Podium benchmark: drives a real podiumd (release build) and redis-server on
+# loopback with wrk, and prints events/s and p99 latency for single-event
+# posts, 100-event batches and top-10 reads, plus Redis's own view of the
+# scoring script (EVALSHA calls and microseconds per call and per event).
+#
+#   bash tests/bench/bench.sh [seconds per run, default 10]
+#
+# Load generator, daemon and Redis share the machine, as in the targets of
+# the issues. Every server is started on a free loopback port and stopped.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+secs=${1:-10}
+conns=${CONNS:-32}
+export LEADERS=${LEADERS:-1000}
+
+for p in wrk redis-server redis-cli curl; do
+    command -v $p >/dev/null || { echo "bench needs $p (apt-get install wrk redis-server curl)"; exit 1; }
+done
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF >/dev/null
+cmake --build build/release -j"$(nproc)" --target podiumd >/dev/null
+
+tmp=$(mktemp -d)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rport=$(free_port)
+redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
+    --dir "$tmp" --loglevel warning >"$tmp/redis.log" 2>&1 &
+rpid=$!
+cleanup() { kill "${dpid:-}" 2>/dev/null || true; kill "$rpid" 2>/dev/null || true; wait 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+./build/release/podiumd ${PODIUMD_FLAGS:-} --redis "redis://127.0.0.1:$rport" --http_listen 127.0.0.1:0 \
+    --data_dir "$tmp/data" --rules_file tests/bench/rules.json --log_level warning \
+    2>"$tmp/podiumd.log" &
+dpid=$!
+# The daemon logs its port at info level; ask the kernel instead.
+for _ in $(seq 50); do
+    hport=$(ss -ltnpH 2>/dev/null | awk -v p="pid=$dpid," '$0 ~ p {split($4,a,":"); print a[2]; exit}')
+    [ -n "$hport" ] && curl -sf "http://127.0.0.1:$hport/readyz" >/dev/null && break
+    sleep 0.1
+done
+base="http://127.0.0.1:$hport"
+admin=$(cat "$tmp/data/admin.token")
+echo "podiumd pid $dpid on $base, redis on port $rport, $LEADERS leaders, $conns connections, ${secs}s per run"
+
+for i in $(seq 0 $((LEADERS - 1))); do
+    printf 'HSET podium:{default}:leaders l%d "{\\"name\\":\\"Leader %d\\"}"\n' "$i" "$i"
+done | redis-cli -p "$rport" >/dev/null
+export TOKEN=$(curl -sf -X POST -H "Authorization: Bearer $admin" "$base/v1/admin/tokens" \
+    -d '{"role":"ingest"}' | sed 's/.*"token":"\([^"]*\)".*/\1/')
+
+evalsha() { redis-cli -p "$rport" info commandstats | tr -d '\r' | awk -F'[=,:]' '/cmdstat_evalsha/ {print $3, $5}'; }
+run() { # name script events-per-request
+    local name=$1 script=$2 per=$3
+    redis-cli -p "$rport" config resetstat >/dev/null
+    local out
+    out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s "tests/bench/$script" "$base" 2>"$tmp/wrk.err")
+    local rps p99
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    read -r calls usec <<<"$(evalsha)" || true
+    usec=$(awk -v u="$usec" -v c="$calls" 'BEGIN {printf "%.0f", c ? u / c : 0}')
+    [ -n "${BENCH_STATS:-}" ] && redis-cli -p "$rport" info commandstats | head -20
+    printf '%-24s %10.0f requests/s %10.0f events/s   p99 %-8s' "$name" "$rps" \
+        "$(awk -v r="$rps" -v p="$per" 'BEGIN {print r * p}')" "$p99"
+    if [ -n "${calls:-}" ] && [ "$per" != 0 ]; then
+        local events
+        events=$(awk -v r="$rps" -v p="$per" -v s="$secs" 'BEGIN {print r * p * s}')
+        printf ' redis: %s EVALSHA, %s us/call, %.2f us/event' "$calls" "$usec" \
+            "$(awk -v c="$calls" -v u="$usec" -v e="$events" 'BEGIN {print (e > 0 ? c * u / e : 0)}')"
+    fi
+    echo
+    if [ -s "$tmp/wrk.err" ]; then head -3 "$tmp/wrk.err"; fi
+}
+run "single-event posts" post1.lua 1
+run "100-event batches" post100.lua 100
+run "top-10 reads" read.lua 0
+echo "event log length: $(redis-cli -p "$rport" xlen 'podium:{default}:events')"

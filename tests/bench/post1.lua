@@ -1,0 +1,31 @@
+-- wrk script: one event per POST /v1/events, a fresh id each time, leaders
+-- spread over LEADERS ids. Set by bench.sh through environment variables.
+local leaders = tonumber(os.getenv("LEADERS") or "1000")
+local token = os.getenv("TOKEN")
+local counter = 0
+local prefix
+
+function setup(thread)
+  thread:set("tid", tostring(math.random(1, 1e9)))
+end
+
+function init(args)
+  prefix = "b" .. tid .. "-"
+  wrk.method = "POST"
+  wrk.headers["Authorization"] = "Bearer " .. token
+  wrk.headers["Content-Type"] = "application/json"
+end
+
+function request()
+  counter = counter + 1
+  local body = string.format(
+    '{"id":"%s%d","leader":"l%d","type":"post","channel":"linkedin"}',
+    prefix, counter, counter % leaders)
+  return wrk.format(nil, "/v1/events", nil, body)
+end
+
+function response(status, headers, body)
+  if status ~= 200 then
+    io.stderr:write("unexpected status " .. status .. ": " .. body .. "\n")
+  end
+end

@@ -1,0 +1,32 @@
+-- wrk script: 100 events per POST /v1/events batch, fresh ids.
+local leaders = tonumber(os.getenv("LEADERS") or "1000")
+local token = os.getenv("TOKEN")
+local counter = 0
+local prefix
+
+function setup(thread)
+  thread:set("tid", tostring(math.random(1, 1e9)))
+end
+
+function init(args)
+  prefix = "c" .. tid .. "-"
+  wrk.method = "POST"
+  wrk.headers["Authorization"] = "Bearer " .. token
+  wrk.headers["Content-Type"] = "application/json"
+end
+
+function request()
+  local parts = {}
+  for i = 1, 100 do
+    counter = counter + 1
+    parts[i] = string.format('{"id":"%s%d","leader":"l%d","type":"reply"}',
+                             prefix, counter, (counter * 7919) % leaders)
+  end
+  return wrk.format(nil, "/v1/events", nil, '{"events":[' .. table.concat(parts, ",") .. ']}')
+end
+
+function response(status, headers, body)
+  if status ~= 200 then
+    io.stderr:write("unexpected status " .. status .. ": " .. body .. "\n")
+  end
+end
