@@ -43,10 +43,11 @@ struct store {
     redisAsyncContext *ac; /* NULL while disconnected */
     struct event *retry;   /* reconnect timer */
     char host[256];
-    int port;    /* 0 for a unix socket, whose path is in host */
-    int db;      /* -1: no SELECT */
-    int backoff; /* ms until the next connect attempt */
-    int loading; /* SCRIPT LOAD replies still awaited */
+    int port;                  /* 0 for a unix socket, whose path is in host */
+    int db;                    /* -1: no SELECT */
+    char user[128], pass[256]; /* AUTH after connect when pass is set */
+    int backoff;               /* ms until the next connect attempt */
+    int loading;               /* SCRIPT LOAD replies still awaited */
     bool ready;
     bool closing;
     size_t pending;
@@ -132,6 +133,14 @@ static void on_connect(const redisAsyncContext *cac, int status)
         return;
     }
     s->loading = STORE_SCRIPT_COUNT;
+    if (s->pass[0]) {
+        s->loading++;
+        s->pending++;
+        if (s->user[0])
+            redisAsyncCommand(ac, on_loaded, NULL, "AUTH %s %s", s->user, s->pass);
+        else
+            redisAsyncCommand(ac, on_loaded, NULL, "AUTH %s", s->pass);
+    }
     if (s->db >= 0) {
         char db[16];
         snprintf(db, sizeof(db), "%d", s->db);
@@ -191,7 +200,17 @@ static int parse_uri(store *s, const char *uri)
     }
     if (strncmp(uri, "redis://", 8) != 0)
         return -1;
-    const char *h = uri + 8, *slash = strchr(h, '/'), *colon;
+    const char *h = uri + 8, *at = strrchr(h, '@'), *slash, *colon;
+    if (at) { /* redis://[user]:pass@host */
+        const char *sep = memchr(h, ':', (size_t)(at - h));
+        if (sep == NULL || (size_t)(sep - h) >= sizeof(s->user) ||
+            (size_t)(at - sep - 1) >= sizeof(s->pass))
+            return -1;
+        memcpy(s->user, h, (size_t)(sep - h));
+        memcpy(s->pass, sep + 1, (size_t)(at - sep - 1));
+        h = at + 1;
+    }
+    slash = strchr(h, '/');
     char hostport[sizeof(((store *)0)->host)];
     size_t n = slash ? (size_t)(slash - h) : strlen(h);
     if (n == 0 || n >= sizeof(hostport))

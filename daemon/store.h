@@ -33,7 +33,7 @@ typedef enum {
     STORE_SCRIPT_COUNT
 } store_script_id;
 
-/* Creates a store for `uri` ("redis://host:port[/db]" or "unix:/path") and
+/* Creates a store for `uri` ("redis://[[user]:pass@]host:port[/db]" or "unix:/path") and
  * starts connecting. `on_ready` is told each time readiness changes. */
 store *store_new(struct event_base *base, const char *uri, store_ready_cb *on_ready, void *arg);
 /* Closes the connection; pending callbacks fire with NULL. NULL is allowed. */
