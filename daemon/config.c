@@ -698,7 +698,7 @@ static int load_line(config *cfg, char *line, const char *name, int lineno, int 
     seen[idx] = lineno;
     while (*p == ' ' || *p == '\t')
         p++;
-    char *value, msg[256];
+    char *value = NULL, msg[256];
     if (parse_value(p, &value, msg, sizeof(msg)) != 0)
         return fail(err, errlen, "%s: %s: %s", where, key, msg);
     return config_set(cfg, key, value, where, err, errlen);

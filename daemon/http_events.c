@@ -224,7 +224,9 @@ void http_events_post(http_req *q)
         event_batch_free(&b);
         return;
     }
-    rc = ingest_submit(q->a->in, q->who.org, &b, now, &errs, on_done, q);
+    const char *prefer = http_header(q, "Prefer");
+    bool minimal = prefer && strstr(prefer, "return=minimal");
+    rc = ingest_submit(q->a->in, q->who.org, &b, now, !minimal, &errs, on_done, q);
     if (rc == -2) {
         event_batch_free(&b);
         http_unavailable(q);

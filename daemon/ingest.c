@@ -58,6 +58,7 @@ struct group {
     rulesref *rr;
     struct plan *plans;
     struct pstd *stds;
+    bool ranks; /* the caller wants ranks in the standings */
     ingest_done_fn *done;
     void *arg;
 };
@@ -338,8 +339,8 @@ static bool plan_event(const rules *r, event *ev, const char *ptr, int64_t now_m
     return ok;
 }
 
-int ingest_submit(ingest *in, const char *org, event_batch *b, int64_t now_ms, errlist *errs,
-                  ingest_done_fn *done, void *arg)
+int ingest_submit(ingest *in, const char *org, event_batch *b, int64_t now_ms, bool ranks,
+                  errlist *errs, ingest_done_fn *done, void *arg)
 {
     if (in->cur == NULL || !store_ready(in->st))
         return -2;
@@ -376,6 +377,7 @@ int ingest_submit(ingest *in, const char *org, event_batch *b, int64_t now_ms, e
     g->rr->refs++;
     g->plans = plans;
     g->stds = stds;
+    g->ranks = ranks;
     g->done = done;
     g->arg = arg;
     if (in->tail)
@@ -522,8 +524,8 @@ static size_t json_escape(char *buf, size_t at, size_t cap, const char *s)
 /* Appends the event as one JSON object (its entry in the event log). */
 static void event_json(struct args *av, const event *ev)
 {
-    static const char *const names[] = {"id", "leader", "type", "channel", "stakeholder", "url",
-                                        "note"};
+    static const char *const names[] = {"id",          "leader", "type", "channel",
+                                        "stakeholder", "url",    "note"};
     const char *values[] = {ev->id,          ev->leader, ev->type, ev->channel,
                             ev->stakeholder, ev->url,    ev->note};
     char buf[2 * (EVENT_URL_MAX + EVENT_NOTE_MAX * 4) + 1024];
@@ -548,6 +550,7 @@ static void build_group(const char *org, struct group *g, struct keytab *keys, s
     const rules *r = g->rr->r;
     char key[KEYS_MAX];
     args_int(av, (int64_t)g->b.n);
+    args_str(av, g->ranks ? "1" : "0");
     for (size_t i = 0; i < g->b.n; i++) {
         const event *ev = &g->b.v[i];
         const struct plan *p = &g->plans[i];

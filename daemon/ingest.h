@@ -77,9 +77,12 @@ void ingest_set_rules(ingest *in, rules *r);
 const rules *ingest_rules(const ingest *in);
 /* Checks a request and queues it. On 0 ingest owns *b (emptied here) and
  * will call done exactly once. On -1 errs says what is wrong (400/422) and
- * nothing was queued; on -2 the store is not ready (503). */
-int ingest_submit(ingest *in, const char *org, event_batch *b, int64_t now_ms, errlist *errs,
-                  ingest_done_fn *done, void *arg) __attribute__((warn_unused_result));
+ * nothing was queued; on -2 the store is not ready (503). With `ranks` false
+ * the standings carry no rank (rank 0), which spares Redis one lookup per
+ * leader and board. */
+int ingest_submit(ingest *in, const char *org, event_batch *b, int64_t now_ms, bool ranks,
+                  errlist *errs, ingest_done_fn *done, void *arg)
+    __attribute__((warn_unused_result));
 /* Requests queued or in flight. */
 size_t ingest_busy(const ingest *in);
 

@@ -33,6 +33,7 @@
 #define keys_board_name(buf, ch, per) snprintf((buf), KEYS_MAX, "%s:%s", (ch), (per))
 #define keys_cap(buf, org, l, t, z, d)                                                             \
     snprintf((buf), KEYS_MAX, "podium:{%s}:cap:%s:%s:%s:%s", (org), (l), (t), (z), (d))
-#define keys_idem(buf, org, day) snprintf((buf), KEYS_MAX, "podium:{%s}:idem:%" PRId64, (org), (day))
+#define keys_idem(buf, org, day)                                                                   \
+    snprintf((buf), KEYS_MAX, "podium:{%s}:idem:%" PRId64, (org), (day))
 
 #endif

@@ -37,7 +37,7 @@ KEYS[4..] idempotency buckets (today's first), boards and cap counters,
 referred to by index.
 ARGV: now_ms, expire-at of today's bucket (Unix s), n_buckets, n_boards,
       n_groups, per board: key index, name ("challenge:period"),
-      per group: n_events, then per event:
+      per group: n_events, ranks wanted (1/0), then per event:
         id, idempotent (1/0), leader, points, event JSON, n_standings,
         per standing: board number, points, reached, cap key index (0 = none), cap.
 Reply: { {name, version, ...} for boards that changed, then one entry per
@@ -46,10 +46,11 @@ event: "dup|points|reasons|name|points|score|rank|name|...". }
 ]]
 
 local K = 4294967296
-local call = redis.call
+local ARGV, KEYS, call, tonumber = ARGV, KEYS, redis.call, tonumber
+local format, concat, floor, sub, unpack = string.format, table.concat, math.floor, string.sub, unpack
 local nbuckets, nb, ng = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local a = 6
-local function num(x) return string.format('%.17g', x) end
+local function num(x) return format('%.17g', x) end
 
 local bkey, bname = {}, {}
 for b = 1, nb do
@@ -58,32 +59,56 @@ for b = 1, nb do
   a = a + 2
 end
 
--- Read the whole call first: events stay as ARGV offsets.
-local groups, names, named, ids, capkeys, capseen = {}, {}, {}, {}, {}, {}
+-- One pass over ARGV into flat arrays: events (ep: ARGV offset, el: leader,
+-- ens/es0: their standings), standings (sb board, spts points, swhen
+-- reached, sci cap key, scap cap), and what must be read in bulk.
+local gfirst, gn = {}, {}
+local ep, el, ens, es0 = {}, {}, {}, {}
+local sb, spts, swhen, sci, scap = {}, {}, {}, {}, {}
+local names, named, ids, capkeys, capseen = {}, {}, {}, {}, {}
+local wlist, wset, rwant = {}, {}, {}
+local ne, ns = 0, 0
 for g = 1, ng do
-  local n = tonumber(ARGV[a])
-  a = a + 1
-  local evs = {}
-  for e = 1, n do
-    evs[e] = a
-    local leader = ARGV[a + 2]
+  local n, ranks = tonumber(ARGV[a]), ARGV[a + 1] == '1'
+  a = a + 2
+  gfirst[g], gn[g] = ne + 1, n
+  for _ = 1, n do
+    ne = ne + 1
+    local leader, k = ARGV[a + 2], tonumber(ARGV[a + 5])
+    ep[ne], el[ne], ens[ne], es0[ne] = a, leader, k, ns + 1
     if not named[leader] then
       named[leader] = true
       names[#names + 1] = leader
     end
     if ARGV[a + 1] == '1' then ids[#ids + 1] = ARGV[a] end
-    local ns = tonumber(ARGV[a + 5])
     a = a + 6
-    for s = 1, ns do
-      local ci = tonumber(ARGV[a + 3])
+    for _ = 1, k do
+      ns = ns + 1
+      local b, ci = tonumber(ARGV[a]), tonumber(ARGV[a + 3])
+      sb[ns], spts[ns], swhen[ns] = b, tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+      sci[ns], scap[ns] = ci, tonumber(ARGV[a + 4])
       if ci > 0 and not capseen[ci] then
         capseen[ci] = true
         capkeys[#capkeys + 1] = ci
       end
+      local w = wset[b]
+      if w == nil then
+        w = {}
+        wset[b], wlist[b] = w, {}
+      end
+      if not w[leader] then
+        w[leader] = true
+        local l = wlist[b]
+        l[#l + 1] = leader
+      end
+      if ranks then
+        local r = rwant[b]
+        if r == nil then r = {}; rwant[b] = r end
+        r[leader] = true
+      end
       a = a + 5
     end
   end
-  groups[g] = evs
 end
 
 local known = {}
@@ -110,111 +135,82 @@ if #capkeys > 0 then
   for i = 1, #capkeys do capv[capkeys[i]] = tonumber(found[i] or '0') end
 end
 
--- Work out every event in memory. score[b][leader] is false when the leader
--- is not on board b; the first use of a board fetches its leaders at once.
-local score, reached, dirty, touched = {}, {}, {}, {}
-local function board(b)
-  local s = score[b]
-  if s == nil then
-    s = {}
-    score[b], reached[b], dirty[b], touched[b] = s, {}, {}, {}
-  end
-  return s
-end
-
-local out, seen, pending, want = {}, {}, {}, {}
--- Collect, per board, the leaders whose current score is needed.
-for g = 1, ng do
-  local evs = groups[g]
-  for e = 1, #evs do
-    local p = evs[e]
-    local ns = tonumber(ARGV[p + 5])
-    for s = 1, ns do
-      local b = tonumber(ARGV[p + 6 + 5 * (s - 1)])
-      local w = want[b]
-      if w == nil then w = {list = {}, set = {}}; want[b] = w end
-      local leader = ARGV[p + 2]
-      if not w.set[leader] then
-        w.set[leader] = true
-        w.list[#w.list + 1] = leader
-      end
-    end
-  end
-end
-for b, w in pairs(want) do
-  local s = board(b)
-  local found = call('ZMSCORE', bkey[b], unpack(w.list))
-  for i = 1, #w.list do
-    s[w.list[i]] = found[i] and math.floor(tonumber(found[i]) / K) or false
+-- Current scores: score[b][leader], false when the leader is not on board b.
+local score, reached, dirty = {}, {}, {}
+for b, list in pairs(wlist) do
+  local s = {}
+  score[b], reached[b], dirty[b] = s, {}, {}
+  local found = call('ZMSCORE', bkey[b], unpack(list))
+  for i = 1, #list do
+    s[list[i]] = found[i] and floor(tonumber(found[i]) / K) or false
   end
 end
 
+-- Work out every event in memory. For a new event, epoints/ereason hold
+-- its result and scur[j] the score after it on standing j's board.
+local out, seen, fresh = {}, {}, {}
+local epoints, ereason, scur, dupof = {}, {}, {}, {}
 for g = 1, ng do
-  local evs, bad = groups[g], {'E'}
-  for e = 1, #evs do
-    if not known[ARGV[evs[e] + 2]] then bad[#bad + 1] = e end
+  local bad = {'E'}
+  for i = gfirst[g], gfirst[g] + gn[g] - 1 do
+    if not known[el[i]] then bad[#bad + 1] = i - gfirst[g] + 1 end
   end
   if #bad > 1 then
     out[g] = bad
   else
-    local res = {}
-    for e = 1, #evs do
-      local p = evs[e]
-      local id, leader = ARGV[p], ARGV[p + 2]
+    for i = gfirst[g], gfirst[g] + gn[g] - 1 do
+      local p, leader = ep[i], el[i]
       local idem = ARGV[p + 1] == '1'
+      local id = ARGV[p]
       local prior = idem and (seen[id] or first[id])
-      if type(prior) == 'table' then
-        res[e] = prior -- a duplicate inside this call: filled in at the end
-      elseif prior then
-        res[e] = '1' .. string.sub(prior, 2)
+      if prior then
+        dupof[i] = prior -- an event number of this call, or an earlier result
       else
-        local capped, std, caps = 0, {}, {}
-        local ns = tonumber(ARGV[p + 5])
-        for s = 1, ns do
-          local q = p + 6 + 5 * (s - 1)
-          local b, pts, when = tonumber(ARGV[q]), tonumber(ARGV[q + 1]), tonumber(ARGV[q + 2])
-          local ci = tonumber(ARGV[q + 3])
+        local capped, caps = 0, nil
+        for j = es0[i], es0[i] + ens[i] - 1 do
+          local b, pts, ci = sb[j], spts[j], sci[j]
           if ci > 0 then
+            caps = caps or {}
             if not caps[ci] then
               caps[ci] = true
               capv[ci] = capv[ci] + 1
               capdirty[ci] = true
             end
-            if capv[ci] > tonumber(ARGV[q + 4]) then
+            if capv[ci] > scap[j] then
               pts = 0
               capped = capped + 1
+              spts[j] = 0
             end
           end
-          local sb = board(b)
-          local cur = sb[leader]
+          local s = score[b]
+          local cur = s[leader]
           if pts ~= 0 then
             cur = (cur or 0) + pts
-            sb[leader] = cur
-            reached[b][leader] = when
+            s[leader] = cur
+            reached[b][leader] = swhen[j]
             dirty[b][leader] = true
           end
-          touched[b][leader] = true
-          std[s] = {b, pts, cur}
+          scur[j] = cur
         end
         local pts = tonumber(ARGV[p + 3])
-        if capped > 0 and capped == ns then pts = 0 end
-        local r = {p = p, b = std, points = pts, reasons = capped > 0 and 'daily_cap' or ''}
-        pending[#pending + 1] = {r, res, e}
-        if idem then seen[id] = r end
+        if capped > 0 and capped == ens[i] then pts = 0 end
+        epoints[i], ereason[i] = pts, capped > 0 and 'daily_cap' or ''
+        fresh[#fresh + 1] = i
+        if idem then seen[id] = i end
       end
     end
-    out[g] = res
   end
 end
 
--- Write each board once, then rank every leader it touched.
+-- Write each board once, then rank the leaders whose requests want ranks
+-- (a client that sends "Prefer: return=minimal" does not).
 local rank, versions = {}, {}
 for b = 1, nb do
   local s = score[b]
   if s then
-    local z = {'ZADD', bkey[b]}
-    for leader in pairs(dirty[b]) do
-      z[#z + 1] = num(s[leader] * K + (K - 1 - reached[b][leader]))
+    local z, d, rb = {'ZADD', bkey[b]}, dirty[b], reached[b]
+    for leader in pairs(d) do
+      z[#z + 1] = num(s[leader] * K + (K - 1 - rb[leader]))
       z[#z + 1] = leader
     end
     if #z > 2 then
@@ -222,10 +218,10 @@ for b = 1, nb do
       versions[#versions + 1] = bname[b]
       versions[#versions + 1] = call('HINCRBY', KEYS[3], bname[b], 1)
     end
-    local r = {}
-    for leader in pairs(touched[b]) do
+    local r, key = {}, bkey[b]
+    for leader in pairs(rwant[b] or r) do
       local v = s[leader]
-      if v then r[leader] = call('ZCOUNT', bkey[b], num((v + 1) * K), '+inf') + 1 end
+      if v then r[leader] = call('ZCOUNT', key, num((v + 1) * K), '+inf') + 1 end
     end
     rank[b] = r
   end
@@ -236,22 +232,25 @@ for ci in pairs(capdirty) do
 end
 
 -- Results of new events: remembered for retries and appended to the log.
-local idem, log = {'HSET', KEYS[4]}, {'XADD', KEYS[2], '*'}
-for i = 1, #pending do
-  local r, res, e = pending[i][1], pending[i][2], pending[i][3]
-  local p = r.p
-  local leader = ARGV[p + 2]
-  local parts = {'0', r.points, r.reasons}
-  for s = 1, #r.b do
-    local b, pts, cur = r.b[s][1], r.b[s][2], r.b[s][3]
-    parts[#parts + 1] = bname[b]
-    parts[#parts + 1] = pts
-    parts[#parts + 1] = cur and string.format('%d', cur) or ''
-    parts[#parts + 1] = cur and rank[b][leader] or ''
+local idem, log, result, parts = {'HSET', KEYS[4]}, {'XADD', KEYS[2], '*'}, {}, {}
+for f = 1, #fresh do
+  local i = fresh[f]
+  local p, leader = ep[i], el[i]
+  parts[1], parts[2], parts[3] = '0', epoints[i], ereason[i]
+  local n = 3
+  for j = es0[i], es0[i] + ens[i] - 1 do
+    local b, cur = sb[j], scur[j]
+    parts[n + 1], parts[n + 2] = bname[b], spts[j]
+    if cur then
+      parts[n + 3], parts[n + 4] = format('%d', cur), rank[b][leader] or ''
+
+    else
+      parts[n + 3], parts[n + 4] = '', ''
+    end
+    n = n + 4
   end
-  local str = table.concat(parts, '|')
-  res[e] = str
-  r.str = str
+  local str = concat(parts, '|', 1, n)
+  result[i] = str
   if ARGV[p + 1] == '1' then
     idem[#idem + 1] = ARGV[p]
     idem[#idem + 1] = str
@@ -267,15 +266,22 @@ if #idem > 2 then
 end
 if #log > 3 then call(unpack(log)) end
 
--- Duplicates inside this very call point at a result made above.
+-- Answers in request order; duplicates are marked with a leading 1.
+local reply = {versions}
 for g = 1, ng do
-  local res = out[g]
-  if res[1] ~= 'E' then
-    for e = 1, #res do
-      if type(res[e]) == 'table' then res[e] = '1' .. string.sub(res[e].str, 2) end
+  if out[g] then
+    reply[g + 1] = out[g]
+  else
+    local res = {}
+    for i = gfirst[g], gfirst[g] + gn[g] - 1 do
+      local r = result[i]
+      if r == nil then
+        local d = dupof[i]
+        r = '1' .. sub(type(d) == 'number' and result[d] or d, 2)
+      end
+      res[#res + 1] = r
     end
+    reply[g + 1] = res
   end
 end
-
-table.insert(out, 1, versions)
-return out
+return reply

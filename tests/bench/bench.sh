@@ -75,5 +75,6 @@ run() { # name script events-per-request
 }
 run "single-event posts" post1.lua 1
 run "100-event batches" post100.lua 100
+MINIMAL=1 run "100-event, no ranks" post100.lua 100
 run "top-10 reads" read.lua 0
 echo "event log length: $(redis-cli -p "$rport" xlen 'podium:{default}:events')"
