@@ -187,10 +187,13 @@ static void render(struct fetch *f, const store_reply *r, struct evbuffer *b, bo
     *found = off >= 0;
     evbuffer_add(b, "{\"challenge\":", 13);
     jsonw_str(b, f->challenge);
-    evbuffer_add_printf(b,
-                        ",\"period\":\"%s\",\"starts\":\"%s\",\"ends\":\"%s\",\"version\":%" PRId64
-                        ",\"total\":%" PRId64 ",\"entries\":[",
-                        f->per.id, starts, ends, store_reply_int(store_reply_at(r, 0)), size);
+    if (strcmp(f->per.id, "all") == 0) /* all time has no bounds worth showing */
+        evbuffer_add_printf(b, ",\"period\":\"all\",\"starts\":null,\"ends\":null");
+    else
+        evbuffer_add_printf(b, ",\"period\":\"%s\",\"starts\":\"%s\",\"ends\":\"%s\"", f->per.id,
+                            starts, ends);
+    evbuffer_add_printf(b, ",\"version\":%" PRId64 ",\"total\":%" PRId64 ",\"entries\":[",
+                        store_reply_int(store_reply_at(r, 0)), size);
     size_t n = (store_reply_len(r) - 4) / 4;
     for (size_t i = 0; i < n; i++) {
         const char *id = store_reply_str(store_reply_at(r, 4 + 4 * i), NULL);
@@ -265,7 +268,10 @@ static void on_page(void *arg, const store_reply *r)
     evbuffer_free(b);
     e->version = store_reply_int(store_reply_at(r, 0));
     e->fetched = util_now_ms();
-    snprintf(e->etag, sizeof(e->etag), "\"%s-%" PRId64 "\"", f->per.id, e->version);
+    /* The tag follows the body, not only the scores: a renamed leader or a
+     * change on the previous board (movement) changes it too. */
+    uint32_t h = hash(e->body);
+    snprintf(e->etag, sizeof(e->etag), "\"%s-%" PRId64 "-%08x\"", f->per.id, e->version, h);
     raise_version(f->bc, "default", f->board, e->version);
     answer(e, true);
     free(f);

@@ -57,6 +57,23 @@ static int spawn(embedded_redis *er)
     return 0;
 }
 
+/* True if `prog` names an executable file, directly or through $PATH. */
+static bool runnable(const char *prog)
+{
+    if (strchr(prog, '/'))
+        return access(prog, X_OK) == 0;
+    const char *path = getenv("PATH");
+    for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+        size_t n = strcspn(p, ":");
+        char full[1024];
+        snprintf(full, sizeof(full), "%.*s/%s", (int)n, p, prog);
+        if (n > 0 && access(full, X_OK) == 0)
+            return true;
+        p += n + (p[n] == ':');
+    }
+    return false;
+}
+
 /* Restart timer callback. */
 static void on_restart(evutil_socket_t fd, short what, void *arg)
 {
@@ -79,6 +96,14 @@ embedded_redis *embedded_redis_start(struct event_base *base, const char *server
     snprintf(er->sock, sizeof(er->sock), "%s/redis.sock", dir);
     if (strlen(er->sock) > 100) {
         snprintf(err, errlen, "data_dir '%s' is too long for a unix socket path", dir);
+        free(er);
+        return NULL;
+    }
+    if (!runnable(server)) {
+        snprintf(err, errlen,
+                 "cannot run '%s': no such executable (install redis-server, "
+                 "or set redis_server or redis)",
+                 server);
         free(er);
         return NULL;
     }

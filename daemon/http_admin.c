@@ -90,8 +90,11 @@ static void only_members(json_t *obj, const char *const *allowed, errlist *errs)
         bool ok = false;
         for (const char *const *a = allowed; *a && !ok; a++)
             ok = strcmp(*a, k) == 0;
-        if (!ok)
-            errlist_add(errs, "", "unknown member '%s'", k);
+        if (!ok) {
+            char ptr[80];
+            snprintf(ptr, sizeof(ptr), "/%.70s", k);
+            errlist_add(errs, ptr, "unknown member");
+        }
     }
 }
 

@@ -26,34 +26,58 @@ static bool wants_text(const http_req *q)
     return accept && strstr(accept, "text/plain") && !strstr(accept, "application/json");
 }
 
+/* Appends a number. */
+static void add_int(struct evbuffer *b, int64_t v)
+{
+    char num[24];
+    evbuffer_add(b, num, util_i64toa(v, num));
+}
+
+/* Appends a string constant. */
+#define ADD(b, s) evbuffer_add((b), (s), sizeof(s) - 1)
+
 /* Appends one event's result as JSON. */
 static void render_result(struct evbuffer *b, const ingest_result *r)
 {
-    evbuffer_add(b, "{\"id\":", 6);
+    ADD(b, "{\"id\":");
     http_json_str(b, r->id);
-    evbuffer_add_printf(b, ",\"points\":%" PRId64 ",\"duplicate\":%s,\"reasons\":[", r->points,
-                        r->duplicate ? "true" : "false");
-    if (r->reasons[0]) {
-        const char *p = r->reasons;
-        for (bool first = true; *p; first = false) {
-            size_t n = strcspn(p, ",");
-            evbuffer_add_printf(b, "%s\"%.*s\"", first ? "" : ",", (int)n, p);
-            p += n + (p[n] == ',');
-        }
+    ADD(b, ",\"points\":");
+    add_int(b, r->points);
+    if (r->duplicate)
+        ADD(b, ",\"duplicate\":true,\"reasons\":[");
+    else
+        ADD(b, ",\"duplicate\":false,\"reasons\":[");
+    for (const char *p = r->reasons; *p;) {
+        size_t n = strcspn(p, ",");
+        if (p != r->reasons)
+            ADD(b, ",");
+        ADD(b, "\"");
+        evbuffer_add(b, p, n);
+        ADD(b, "\"");
+        p += n + (p[n] == ',');
     }
-    evbuffer_add(b, "],\"standings\":[", 15);
+    ADD(b, "],\"standings\":[");
     for (size_t i = 0; i < r->n_std; i++) {
         const ingest_standing *s = &r->std[i];
-        evbuffer_add_printf(b,
-                            "%s{\"challenge\":\"%s\",\"period\":\"%s\",\"points\":%" PRId64
-                            ",\"score\":%" PRId64 ",\"rank\":",
-                            i ? "," : "", s->challenge, s->period, s->points, s->score);
+        ADD(b, "{\"challenge\":\"");
+        evbuffer_add(b, s->challenge, strlen(s->challenge));
+        ADD(b, "\",\"period\":\"");
+        evbuffer_add(b, s->period, strlen(s->period));
+        ADD(b, "\",\"points\":");
+        add_int(b, s->points);
+        ADD(b, ",\"score\":");
+        add_int(b, s->score);
+        ADD(b, ",\"rank\":");
         if (s->rank > 0)
-            evbuffer_add_printf(b, "%" PRId64 "}", s->rank);
+            add_int(b, s->rank);
         else
-            evbuffer_add(b, "null}", 5);
+            ADD(b, "null");
+        if (i + 1 < r->n_std)
+            ADD(b, "},");
+        else
+            ADD(b, "}");
     }
-    evbuffer_add(b, "]}", 2);
+    ADD(b, "]}");
 }
 
 /* How a standing's period reads in a sentence ("this week"). */
@@ -85,7 +109,8 @@ static void render_text(struct evbuffer *b, const rules *rl, const ingest_result
             total += res[i].duplicate ? 0 : res[i].points;
             dups += res[i].duplicate;
         }
-        evbuffer_add_printf(b, "Logged %zu events: %+" PRId64 " points", n - dups, total);
+        evbuffer_add_printf(b, "Logged %zu event%s: %+" PRId64 " points", n - dups,
+                            n - dups == 1 ? "" : "s", total);
         if (dups)
             evbuffer_add_printf(b, " (%zu already logged)", dups);
         evbuffer_add(b, ".\n", 2);
@@ -195,6 +220,13 @@ void http_events_post(http_req *q)
     event_batch b = {0};
     errlist errs = {0};
     int rc;
+    if (ingest_rules(q->a->in) == NULL) {
+        evhttp_add_header(evhttp_request_get_output_headers(q->r), "Retry-After", "5");
+        http_problem(q, 503, "no-rules",
+                     "No rules are loaded yet, so no event can be scored; nothing was stored.",
+                     NULL);
+        return;
+    }
     const char *own = q->who.role == ROLE_LEADER ? q->who.leader : NULL;
     /* curl -d sends JSON labelled as a form: a body that opens with '{' is JSON. */
     bool looks_json = len > 0 && body[strspn(body, " \t\r\n")] == '{';

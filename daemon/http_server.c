@@ -61,6 +61,23 @@ static const struct route {
     {EVHTTP_REQ_DELETE, "/v1/admin/tokens/*", ACCESS_ADMIN, http_admin_token_delete},
 };
 
+/* The name of a method of the route table. */
+static const char *method_name(enum evhttp_cmd_type m)
+{
+    switch (m) {
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    default:
+        return "?";
+    }
+}
+
 /* The reason phrase of a status, used as the problem title too. */
 static const char *phrase(int status)
 {
@@ -282,7 +299,8 @@ static void on_auth_pending(void *arg, const auth_identity *who, bool unavailabl
                    who->role == ROLE_ADMIN;
     if (!allowed) {
         char detail[160];
-        snprintf(detail, sizeof(detail), "A %s token cannot do this; it needs %s.",
+        snprintf(detail, sizeof(detail), "%s %s token cannot do this; it needs %s.",
+                 who->role == ROLE_INGEST || who->role == ROLE_ADMIN ? "An" : "A",
                  auth_role_name(who->role),
                  p->rt->access == ACCESS_ADMIN ? "an admin token"
                                                : "a leader, ingest or admin token");
@@ -346,11 +364,19 @@ static void on_request(struct evhttp_request *r, void *arg)
         }
     }
     if (rt == NULL) {
-        if (path_known)
+        if (path_known) {
+            char allow[64] = "";
+            for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+                if (match(routes[i].pattern, path, NULL))
+                    snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
+                             allow[0] ? ", " : "", method_name(routes[i].method));
+            evhttp_add_header(evhttp_request_get_output_headers(r), "Allow", allow);
             raw_problem(r, 405, "method-not-allowed",
-                        "This resource does not support this method; see the API reference.");
-        else
+                        "This resource does not support this method; the Allow header lists "
+                        "those it does.");
+        } else {
             raw_problem(r, 404, "not-found", "No such resource; the API lives under /v1/.");
+        }
         return;
     }
     struct pending *p = calloc(1, sizeof(*p));

@@ -28,7 +28,7 @@
 #include "store.h"
 #include "util.h"
 
-#define MAX_INFLIGHT 2
+#define MAX_INFLIGHT 4
 #define REACHED_MAX  INT64_C(4294967295)
 
 typedef struct rulesref {
@@ -122,8 +122,7 @@ static void args_str(struct args *a, const char *s)
 static void args_int(struct args *a, int64_t v)
 {
     char num[24];
-    int n = snprintf(num, sizeof(num), "%" PRId64, v);
-    args_add(a, num, (size_t)n);
+    args_add(a, num, util_i64toa(v, num));
 }
 
 /* Frees an args list. */
@@ -394,7 +393,7 @@ int ingest_submit(ingest *in, const char *org, event_batch *b, int64_t now_ms, b
 
 /* Parses one result string of score.lua ("dup|points|reasons|board|points|score|rank|...")
  * into res. */
-static void parse_result(const char *s, size_t len, ingest_result *res)
+static void parse_result(const char *s, size_t len, ingest_result *res, size_t max_std)
 {
     char buf[4096];
     char *f[3 + 8 * RULES_MAX_CHALLENGES];
@@ -417,7 +416,7 @@ static void parse_result(const char *s, size_t len, ingest_result *res)
     if (!util_parse_i64(f[1], INT64_MIN, INT64_MAX, &res->points))
         res->points = 0;
     snprintf(res->reasons, sizeof(res->reasons), "%s", f[2]);
-    for (size_t i = 3; i + 3 < nf && res->n_std < 2 * RULES_MAX_CHALLENGES; i += 4) {
+    for (size_t i = 3; i + 3 < nf && res->n_std < max_std; i += 4) {
         ingest_standing *st = &res->std[res->n_std++];
         char *colon = strchr(f[i], ':');
         if (colon)
@@ -462,17 +461,31 @@ static void answer_group(struct group *g, const store_reply *part)
         g->done(g->arg, INGEST_UNAVAILABLE, &g->b, NULL, NULL);
         return;
     }
-    ingest_result *res = calloc(n, sizeof(*res));
-    if (res == NULL)
-        abort();
+    /* Count the standings first: each takes four '|'-separated fields. */
+    size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         size_t len;
         const char *s = store_reply_str(store_reply_at(part, i), &len);
-        res[i].id = g->b.v[i].id;
+        for (size_t k = 0; k < len; k++)
+            total += s[k] == '|';
+    }
+    ingest_result *res = malloc(n * sizeof(*res));
+    ingest_standing *stds = malloc((total / 4 + 1) * sizeof(*stds));
+    if (res == NULL || stds == NULL)
+        abort();
+    for (size_t i = 0, used = 0; i < n; i++) {
+        size_t len, bars = 0;
+        const char *s = store_reply_str(store_reply_at(part, i), &len);
+        for (size_t k = 0; k < len; k++)
+            bars += s[k] == '|';
+        size_t max_std = bars >= 2 ? (bars - 2) / 4 : 0;
+        res[i] = (ingest_result){.id = g->b.v[i].id, .std = stds + used};
         if (s)
-            parse_result(s, len, &res[i]);
+            parse_result(s, len, &res[i], max_std);
+        used += max_std;
     }
     g->done(g->arg, INGEST_OK, &g->b, res, NULL);
+    free(stds);
     free(res);
 }
 
@@ -581,7 +594,7 @@ static void build_group(const char *org, struct group *g, struct keytab *keys, s
                 char date[11];
                 int64_t at = ev->at >= 0 ? ev->at / 1000 : -((-ev->at + 999) / 1000);
                 period_local_date(ch->zone, at, date);
-                n = keys_cap(key, org, ev->leader, ev->type, tz_name(ch->zone), date);
+                n = keys_cap(key, org, ev->leader, ev->type, ch->id, date);
                 args_int(av, (int64_t)keytab_index(keys, key, (size_t)n));
                 args_int(av, act->daily_cap);
             } else {

@@ -47,7 +47,7 @@ typedef struct ingest_result {
     int64_t points;   /* base x multipliers, 0 when every board hit a limit */
     char reasons[64]; /* comma-separated limits hit ("daily_cap"), "" if none */
     size_t n_std;
-    ingest_standing std[2 * RULES_MAX_CHALLENGES]; /* period and all-time boards */
+    ingest_standing *std; /* period and all-time boards; owned by ingest */
 } ingest_result;
 
 /* Called once per submitted request. `results` has one entry per event on

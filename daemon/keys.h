@@ -12,7 +12,8 @@
  *   podium:{org}:tokenids           hash  token id -> SHA-256 hex
  *   podium:{org}:board:{ch}:{per}   zset  a challenge period's board (see score.lua)
  *   podium:{org}:bver               hash  "{ch}:{per}" -> board version
- *   podium:{org}:cap:{l}:{t}:{zone}:{date}  string  daily cap counter, 2 days TTL
+ *   podium:{org}:cap:{l}:{t}:{ch}:{date}  string  daily cap counter of a challenge
+ *                                         (local date in its zone), 2 days TTL
  *   podium:{org}:idem:{day}         hash  event id -> first result, for events that
  *                                         arrived on that UTC day (days since 1970);
  *                                         expires idempotency_ttl after the day ends
@@ -31,8 +32,8 @@
 #define keys_board(buf, org, ch, per)                                                              \
     snprintf((buf), KEYS_MAX, "podium:{%s}:board:%s:%s", (org), (ch), (per))
 #define keys_board_name(buf, ch, per) snprintf((buf), KEYS_MAX, "%s:%s", (ch), (per))
-#define keys_cap(buf, org, l, t, z, d)                                                             \
-    snprintf((buf), KEYS_MAX, "podium:{%s}:cap:%s:%s:%s:%s", (org), (l), (t), (z), (d))
+#define keys_cap(buf, org, l, t, ch, d)                                                            \
+    snprintf((buf), KEYS_MAX, "podium:{%s}:cap:%s:%s:%s:%s", (org), (l), (t), (ch), (d))
 #define keys_idem(buf, org, day)                                                                   \
     snprintf((buf), KEYS_MAX, "podium:{%s}:idem:%" PRId64, (org), (day))
 

@@ -8,7 +8,8 @@ needs shared state, so that any number of daemons stay correct:
   - leaders must exist (a group with an unknown leader is refused whole);
   - idempotency: an event id seen before returns its first result, marked as
     a duplicate, and changes nothing;
-  - per-type daily caps, one counter per leader, type and local day;
+  - per-type daily caps, one counter per leader, type, challenge and local
+    day (a challenge's period board and all-time board share it);
   - board scores, where equal scores keep the order in which they were reached;
   - the events and their results appended to the org's event log, one
     stream entry per call: fields "e" (the event as JSON) and "r" (its
