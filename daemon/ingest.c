@@ -75,6 +75,7 @@ struct ingest {
     bool armed;
     uint64_t seq;
     char prefix[24];
+    struct scratch *x; /* buffers of the call being built */
 };
 
 /* A call in flight: the groups it carries, in order. */
@@ -179,6 +180,46 @@ static size_t keytab_index(struct keytab *t, const char *key, size_t len)
     return t->a.n;
 }
 
+/* Empties an args list, keeping its memory. */
+static void args_reset(struct args *a)
+{
+    a->len = a->n = 0;
+}
+
+/* Buffers of one call, kept between calls so that flushing allocates
+ * nothing in the steady state. */
+struct scratch {
+    struct keytab keys;
+    struct args head, boards, av;
+    size_t *board_keys, cap_boards;
+    const char **argv;
+    size_t *lens, cap_argv;
+};
+
+/* Empties the scratch buffers for the next call. */
+static void scratch_reset(struct scratch *x)
+{
+    args_reset(&x->keys.a);
+    if (x->keys.slots)
+        memset(x->keys.slots, 0, x->keys.nslots * sizeof(uint32_t));
+    args_reset(&x->head);
+    args_reset(&x->boards);
+    args_reset(&x->av);
+}
+
+/* Frees the scratch buffers. */
+static void scratch_free(struct scratch *x)
+{
+    args_free(&x->keys.a);
+    free(x->keys.slots);
+    args_free(&x->head);
+    args_free(&x->boards);
+    args_free(&x->av);
+    free(x->board_keys);
+    free(x->argv);
+    free(x->lens);
+}
+
 /* Drops a reference to a rule set, freeing it with the last one. */
 static void rulesref_put(rulesref *rr)
 {
@@ -227,6 +268,9 @@ ingest *ingest_new(struct event_base *base, store *st, const ingest_options *o)
     in->st = st;
     in->o = *o;
     in->timer = evtimer_new(base, on_timer, in);
+    in->x = calloc(1, sizeof(*in->x));
+    if (in->x == NULL)
+        abort();
     /* Generated event ids: a random prefix per process, then a counter. */
     unsigned char rnd[6] = {0};
     FILE *f = fopen("/dev/urandom", "rb");
@@ -258,6 +302,8 @@ void ingest_free(ingest *in)
     }
     event_free(in->timer);
     rulesref_put(in->cur);
+    scratch_free(in->x);
+    free(in->x);
     free(in);
 }
 
@@ -605,31 +651,41 @@ static void build_group(const char *org, struct group *g, struct keytab *keys, s
     }
 }
 
+/* Points argv/lens at every string of an args list, from position *n on. */
+static void collect(struct scratch *x, const struct args *a, size_t *n)
+{
+    for (size_t i = 0; i < a->n; i++, (*n)++) {
+        x->argv[*n] = a->buf + a->off[i];
+        x->lens[*n] = a->lens[i];
+    }
+}
+
 /* Sends the queued requests of the first org as one call. */
 static void flush(ingest *in)
 {
     if (in->head == NULL || in->inflight >= MAX_INFLIGHT)
         return;
+    struct scratch *x = in->x;
     struct call *c = calloc(1, sizeof(*c));
-    struct keytab keys = {0};
-    struct args av = {0}, boards = {0};
-    size_t n_boards = 0, events = 0, cap_boards = 0;
-    size_t *board_keys = NULL;
+    size_t n_boards = 0, events = 0;
     char key[KEYS_MAX];
     const char *org = in->head->org;
     if (c == NULL)
         abort();
     c->in = in;
+    scratch_reset(x);
     for (const char *k[] = {"leaders", "events", "bver"}, **p = k; p < k + 3; p++) {
         int n = keys_org(key, org, *p);
-        keytab_index(&keys, key, (size_t)n);
+        keytab_index(&x->keys, key, (size_t)n);
     }
-    /* Idempotency buckets, today's first: every day whose records may live. */
-    int64_t now = util_now_ms(), today = now / 86400000;
-    int64_t buckets = (in->o.idempotency_ttl + 86399) / 86400 + 1;
-    for (int64_t d = 0; d < buckets; d++) {
-        int n = keys_idem(key, org, today - d);
-        keytab_index(&keys, key, (size_t)n);
+    /* Idempotency buckets: windows of ttl seconds; a record written in
+     * window w lives until w's end plus ttl, so the current and the previous
+     * window hold every record younger than ttl. */
+    int64_t now = util_now_ms(), ttl = in->o.idempotency_ttl, window = now / 1000 / ttl;
+    const int64_t buckets = 2;
+    for (int64_t w = window; w > window - buckets; w--) {
+        int n = keys_idem(key, org, w);
+        keytab_index(&x->keys, key, (size_t)n);
     }
     struct group **tailp = &c->groups, *g, **prev = &in->head;
     while ((g = *prev) != NULL) {
@@ -642,13 +698,13 @@ static void flush(ingest *in)
         *prev = g->next;
         g->next = NULL;
         size_t need = n_boards + g->b.n * (2 * g->rr->r->n_challenges + 1);
-        if (need > cap_boards) {
-            cap_boards = need * 2;
-            board_keys = realloc(board_keys, cap_boards * sizeof(size_t));
-            if (board_keys == NULL)
+        if (need > x->cap_boards) {
+            x->cap_boards = need * 2;
+            x->board_keys = realloc(x->board_keys, x->cap_boards * sizeof(size_t));
+            if (x->board_keys == NULL)
                 abort();
         }
-        build_group(org, g, &keys, &av, &boards, &n_boards, board_keys);
+        build_group(org, g, &x->keys, &x->av, &x->boards, &n_boards, x->board_keys);
         events += g->b.n;
         *tailp = g;
         tailp = &g->next;
@@ -659,36 +715,29 @@ static void flush(ingest *in)
         in->tail = g;
     in->queued -= events;
 
-    /* KEYS, then the header, boards and groups of ARGV. */
-    struct args all = {0};
-    for (size_t i = 0; i < keys.a.n; i++)
-        args_add(&all, keys.a.buf + keys.a.off[i], keys.a.lens[i]);
-    args_int(&all, now);
-    args_int(&all, (today + 1) * 86400 + in->o.idempotency_ttl);
-    args_int(&all, buckets);
-    args_int(&all, (int64_t)n_boards);
-    args_int(&all, (int64_t)c->n_groups);
-    for (size_t i = 0; i < boards.n; i++)
-        args_add(&all, boards.buf + boards.off[i], boards.lens[i]);
-    for (size_t i = 0; i < av.n; i++)
-        args_add(&all, av.buf + av.off[i], av.lens[i]);
-    const char **argv = malloc(all.n * sizeof(char *));
-    if (argv == NULL)
-        abort();
-    for (size_t i = 0; i < all.n; i++)
-        argv[i] = all.buf + all.off[i];
+    /* KEYS, then the header, boards and groups of ARGV (see score.lua). */
+    args_int(&x->head, now);
+    args_int(&x->head, (window + 1) * ttl + ttl);
+    args_int(&x->head, buckets);
+    args_int(&x->head, (int64_t)n_boards);
+    args_int(&x->head, (int64_t)c->n_groups);
+    size_t argc = x->keys.a.n + x->head.n + x->boards.n + x->av.n, n = 0;
+    if (argc > x->cap_argv) {
+        x->cap_argv = argc * 2;
+        x->argv = realloc(x->argv, x->cap_argv * sizeof(char *));
+        x->lens = realloc(x->lens, x->cap_argv * sizeof(size_t));
+        if (x->argv == NULL || x->lens == NULL)
+            abort();
+    }
+    collect(x, &x->keys.a, &n);
+    collect(x, &x->head, &n);
+    collect(x, &x->boards, &n);
+    collect(x, &x->av, &n);
     in->inflight++;
-    if (store_script(in->st, STORE_SCRIPT_SCORE, (int)keys.a.n, (int)all.n, argv, all.lens,
+    if (store_script(in->st, STORE_SCRIPT_SCORE, (int)x->keys.a.n, (int)argc, x->argv, x->lens,
                      on_reply, c) < 0) {
         on_reply(c, NULL);
     }
-    free(argv);
-    args_free(&all);
-    args_free(&av);
-    args_free(&boards);
-    args_free(&keys.a);
-    free(keys.slots);
-    free(board_keys);
     if (in->head && in->inflight < MAX_INFLIGHT)
         arm(in);
 }

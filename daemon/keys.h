@@ -14,9 +14,9 @@
  *   podium:{org}:bver               hash  "{ch}:{per}" -> board version
  *   podium:{org}:cap:{l}:{t}:{ch}:{date}  string  daily cap counter of a challenge
  *                                         (local date in its zone), 2 days TTL
- *   podium:{org}:idem:{day}         hash  event id -> first result, for events that
- *                                         arrived on that UTC day (days since 1970);
- *                                         expires idempotency_ttl after the day ends
+ *   podium:{org}:idem:{w}           hash  event id -> first result, for events that
+ *                                         arrived in window w (Unix time / ttl);
+ *                                         expires idempotency_ttl after the window ends
  *   podium:{org}:events             stream  the event log with results
  *   podium:{org}:rules              string  the rule set JSON (when not from a file)
  */

@@ -29,14 +29,14 @@ earlier reacher has the larger composite and is listed first. Composites stay
 exact doubles while |score| < 2^21. Competition rank ("1224") is one plus the
 number of members whose composite is at least (score + 1) * 2^32.
 
-Idempotency records live in one hash per UTC day of arrival (field: event id,
-value: its result string), expiring `ttl` seconds after that day ends; a
-lookup asks every bucket that can still hold a record.
+Idempotency records live in one hash per window of `ttl` seconds of arrival
+(field: event id, value: its result string), expiring `ttl` seconds after
+the window ends; a lookup asks the current and the previous window.
 
 KEYS[1] leaders hash, KEYS[2] event stream, KEYS[3] board versions hash,
-KEYS[4..] idempotency buckets (today's first), boards and cap counters,
+KEYS[4..] idempotency buckets (the current first), boards and cap counters,
 referred to by index.
-ARGV: now_ms, expire-at of today's bucket (Unix s), n_buckets, n_boards,
+ARGV: now_ms, expire-at of the current bucket (Unix s), n_buckets, n_boards,
       n_groups, per board: key index, name ("challenge:period"),
       per group: n_events, ranks wanted (1/0), then per event:
         id, idempotent (1/0), leader, points, event JSON, n_standings,
@@ -51,7 +51,7 @@ local ARGV, KEYS, call, tonumber = ARGV, KEYS, redis.call, tonumber
 local format, concat, floor, sub, unpack = string.format, table.concat, math.floor, string.sub, unpack
 local nbuckets, nb, ng = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local a = 6
-local function num(x) return format('%.17g', x) end
+local function num(x) return format('%d', x) end -- composites are exact integers
 
 local bkey, bname = {}, {}
 for b = 1, nb do
