@@ -58,13 +58,17 @@ void http_challenges_list(http_req *q)
         }
         evbuffer_add(b, "],\"current\":", 12);
         period cur;
-        if (period_at(&ch->period, now, &cur)) {
+        if (ch->period.kind == PERIOD_ALL) {
+            evbuffer_add(
+                b, "{\"id\":\"all\",\"starts\":null,\"ends\":null},\"next_reset\":null}",
+                strlen("{\"id\":\"all\",\"starts\":null,\"ends\":null},\"next_reset\":null}"));
+        } else if (period_at(&ch->period, now, &cur)) {
             char s[32], e[32];
             util_format_rfc3339(cur.start * 1000, s);
             util_format_rfc3339(cur.end * 1000, e);
             evbuffer_add_printf(b, "{\"id\":\"%s\",\"starts\":\"%s\",\"ends\":\"%s\"}", cur.id, s,
                                 e);
-            if (ch->period.kind == PERIOD_ALL)
+            if (ch->period.kind == PERIOD_FIXED) /* a fixed span ends, it never resets */
                 evbuffer_add(b, ",\"next_reset\":null}", 19);
             else
                 evbuffer_add_printf(b, ",\"next_reset\":\"%s\"}", e);

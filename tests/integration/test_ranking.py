@@ -301,8 +301,9 @@ class FixedAndAllTimeChallengesTest(PodiumTestCase):
         ch = {c["id"]: c for c in self.ok(self.req("GET", "/v1/challenges"))["challenges"]}
         self.assertEqual(ch["sprint"]["current"]["id"], "fixed")
         self.assertEqual(ch["sprint"]["current"]["starts"], self.starts.replace("Z", ".000Z"))
-        self.assertEqual(ch["sprint"]["next_reset"], self.ends.replace("Z", ".000Z"))
-        self.assertEqual(ch["hall"]["current"]["id"], "all")
+        self.assertEqual(ch["sprint"]["current"]["ends"], self.ends.replace("Z", ".000Z"))
+        self.assertIsNone(ch["sprint"]["next_reset"])  # a fixed span ends, it never resets
+        self.assertEqual(ch["hall"]["current"], {"id": "all", "starts": None, "ends": None})
         self.assertIsNone(ch["hall"]["next_reset"])
         lj = self.ok(self.req("GET", "/v1/leaders/amy"))
         self.assertEqual([(s["challenge"], s["period"], s["score"], s["rank"]) for s in lj["standings"]],
