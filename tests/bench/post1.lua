@@ -14,6 +14,9 @@ function init(args)
   wrk.method = "POST"
   wrk.headers["Authorization"] = "Bearer " .. token
   wrk.headers["Content-Type"] = "application/json"
+  if os.getenv("MINIMAL") == "1" then
+    wrk.headers["Prefer"] = "return=minimal"
+  end
 end
 
 function request()
