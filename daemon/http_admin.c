@@ -90,9 +90,18 @@ static void only_members(json_t *obj, const char *const *allowed, errlist *errs)
         bool ok = false;
         for (const char *const *a = allowed; *a && !ok; a++)
             ok = strcmp(*a, k) == 0;
-        if (!ok) {
-            char ptr[80];
-            snprintf(ptr, sizeof(ptr), "/%.70s", k);
+        if (!ok) { /* the member as a JSON Pointer: '~' is "~0", '/' is "~1" */
+            char ptr[80] = "/";
+            size_t n = 1;
+            for (const char *c = k; *c && n + 3 < sizeof(ptr); c++) {
+                if (*c == '~' || *c == '/') {
+                    ptr[n++] = '~';
+                    ptr[n++] = *c == '~' ? '0' : '1';
+                } else {
+                    ptr[n++] = *c;
+                }
+            }
+            ptr[n] = '\0';
             errlist_add(errs, ptr, "unknown member");
         }
     }

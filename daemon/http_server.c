@@ -20,6 +20,8 @@
 #include <event2/keyvalq_struct.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <errno.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <stdio.h>
@@ -435,6 +437,13 @@ http_server *http_server_new(app *a, char *err, size_t errlen)
         free(h);
         return NULL;
     }
+    /* Accepted sockets inherit TCP_NODELAY from the listener on Linux. Without
+     * it, the tail of a large answer waits for the client's delayed ACK
+     * (40 ms) under Nagle's algorithm. */
+    int one = 1;
+    if (setsockopt(evhttp_bound_socket_get_fd(h->sock), IPPROTO_TCP, TCP_NODELAY, &one,
+                   sizeof(one)) < 0)
+        log_warn("http: cannot set TCP_NODELAY: %s", strerror(errno));
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     char shown[300] = "?";

@@ -62,8 +62,12 @@ run() { # name script events-per-request
     read -r calls usec <<<"$(evalsha)" || true
     usec=$(awk -v u="$usec" -v c="$calls" 'BEGIN {printf "%.0f", c ? u / c : 0}')
     [ -n "${BENCH_STATS:-}" ] && redis-cli -p "$rport" info commandstats | head -20
-    printf '%-24s %10.0f requests/s %10.0f events/s   p99 %-8s' "$name" "$rps" \
-        "$(awk -v r="$rps" -v p="$per" 'BEGIN {print r * p}')" "$p99"
+    if [ "$per" = 0 ]; then
+        printf '%-32s %10.0f requests/s %19s p99 %-8s' "$name" "$rps" "" "$p99"
+    else
+        printf '%-32s %10.0f requests/s %10.0f events/s   p99 %-8s' "$name" "$rps" \
+            "$(awk -v r="$rps" -v p="$per" 'BEGIN {print r * p}')" "$p99"
+    fi
     if [ -n "${calls:-}" ] && [ "$per" != 0 ]; then
         local events
         events=$(awk -v r="$rps" -v p="$per" -v s="$secs" 'BEGIN {print r * p * s}')
@@ -76,5 +80,29 @@ run() { # name script events-per-request
 run "single-event posts" post1.lua 1
 run "100-event batches" post100.lua 100
 MINIMAL=1 run "100-event, no ranks" post100.lua 100
+conns=$((2 * conns))
+run "100-event batches, ${conns}c" post100.lua 100
+MINIMAL=1 run "100-event, no ranks, ${conns}c" post100.lua 100
+conns=$((conns / 2))
 run "top-10 reads" read.lua 0
-echo "event log length: $(redis-cli -p "$rport" xlen 'podium:{default}:events')"
+# Redis alone: the scoring script for one event per call, sent straight to
+# Redis by redis-benchmark (one connection per core), for comparison with
+# what podiumd gets out of it. The call is captured from a real post.
+(timeout 2 redis-cli -p "$rport" monitor >"$tmp/monitor" 2>/dev/null &)
+sleep 0.3
+curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" "$base/v1/events" \
+    -d '{"id":"capture-1","leader":"l1","type":"post"}'
+sleep 0.3
+python3 - "$tmp/monitor" "$rport" "$secs" <<'PY'
+import ast, re, subprocess, sys
+line = next(l for l in open(sys.argv[1]) if '"EVALSHA"' in l)
+args = [ast.literal_eval('b"' + t + '"').decode()
+        for t in re.findall(r'"((?:[^"\\]|\\.)*)"', line.split('] ', 1)[1])]
+args = [a.replace("capture-1", "capture-__rand_int__") for a in args]
+n = str(max(20000, 20000 * int(sys.argv[3])))
+out = subprocess.run(["redis-benchmark", "-p", sys.argv[2], "-n", n, "-r", "1000000000",
+                      "-c", "2", "-q"] + args, capture_output=True, text=True).stdout
+rps = float(re.findall(r"([0-9.]+) requests per second", out)[-1])
+print("%-32s %10.0f calls/s (redis-benchmark, 1 event per EVALSHA)" % ("redis alone", rps))
+PY
+echo "event log length: $(redis-cli -p "$rport" xlen 'podium:{default}:events') stream entries (one per call)"
