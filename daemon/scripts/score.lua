@@ -242,8 +242,8 @@ for f = 1, #fresh do
   for j = es0[i], es0[i] + ens[i] - 1 do
     local b, cur = sb[j], scur[j]
     parts[n + 1], parts[n + 2] = bname[b], spts[j]
-    if cur then
-      parts[n + 3], parts[n + 4] = format('%d', cur), rank[b][leader] or ''
+    if cur then -- numbers: table.concat writes them exactly (|score| < 2^21)
+      parts[n + 3], parts[n + 4] = cur, rank[b][leader] or ''
 
     else
       parts[n + 3], parts[n + 4] = '', ''
