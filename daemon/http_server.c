@@ -31,6 +31,7 @@
 #include "config.h"
 #include "ingest.h"
 #include "jsonw.h"
+#include "query.h"
 #include "log.h"
 #include "store.h"
 
@@ -206,28 +207,10 @@ static void raw_problem(struct evhttp_request *r, int status, const char *slug, 
 
 const char *http_query(const http_req *q, const char *name, char *buf, size_t buflen)
 {
-    size_t n = strlen(name);
-    for (const char *p = q->query; p && *p;) {
-        const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
-        if ((size_t)(end - p) > n && strncmp(p, name, n) == 0 && p[n] == '=') {
-            char *dec = evhttp_uridecode(p + n + 1, 1, NULL);
-            if (dec == NULL)
-                return NULL;
-            size_t len = strcspn(dec, "&");
-            if (len >= buflen)
-                len = buflen - 1;
-            memcpy(buf, dec, len);
-            buf[len] = '\0';
-            free(dec);
-            return buf;
-        }
-        if ((size_t)(end - p) == n && strncmp(p, name, n) == 0) {
-            buf[0] = '\0';
-            return buf;
-        }
-        p = amp ? amp + 1 : NULL;
-    }
-    return NULL;
+    int n = query_get(q->query, name, buf, buflen);
+    if (n == -2 && buflen > 0) /* present but unreadable: a value no check accepts */
+        buf[0] = '\0';
+    return n == -1 ? NULL : buf;
 }
 
 const char *http_body(http_req *q, size_t *len)
