@@ -29,7 +29,6 @@
 #include "util.h"
 
 #define MAX_INFLIGHT 4
-#define REACHED_MAX  INT64_C(4294967295)
 
 typedef struct rulesref {
     rules *r;
@@ -40,7 +39,6 @@ typedef struct rulesref {
 struct pstd {
     int challenge;
     period per;
-    int64_t reached; /* seconds since the period's start */
 };
 
 /* One event's planned work. */
@@ -373,14 +371,6 @@ static bool plan_event(const rules *r, event *ev, const char *ptr, int64_t now_m
             p->n_std++;
         }
     }
-    for (size_t i = p->first; i < *n_stds; i++) {
-        struct pstd *s = &stds[i];
-        s->reached = at - s->per.start;
-        if (s->reached < 0)
-            s->reached = 0;
-        if (s->reached > REACHED_MAX)
-            s->reached = REACHED_MAX;
-    }
     return ok;
 }
 
@@ -602,7 +592,29 @@ static void event_json(struct args *av, const event *ev)
     args_add(av, buf, n);
 }
 
-/* Writes one group's events into the call's KEYS and ARGV. */
+/* The 1-based board number of a challenge period in this call, adding the
+ * board (key index, name, start) when it is new. */
+static size_t board_number(const char *org, const rules_challenge *ch, const period *per,
+                           struct keytab *keys, struct args *boards, size_t *n_boards,
+                           size_t *board_keys)
+{
+    char key[KEYS_MAX];
+    int n = keys_board(key, org, ch->id, per->id);
+    size_t ki = keytab_index(keys, key, (size_t)n), b;
+    for (b = 0; b < *n_boards && board_keys[b] != ki; b++)
+        ;
+    if (b == *n_boards) {
+        board_keys[(*n_boards)++] = ki;
+        args_int(boards, (int64_t)ki);
+        n = keys_board_name(key, ch->id, per->id);
+        args_add(boards, key, (size_t)n);
+        args_int(boards, per->start);
+    }
+    return b + 1;
+}
+
+/* Writes one group's events into the call's KEYS and ARGV: per event its
+ * challenges, each with its period board and all-time board (see score.lua). */
 static void build_group(const char *org, struct group *g, struct keytab *keys, struct args *av,
                         struct args *boards, size_t *n_boards, size_t *board_keys)
 {
@@ -613,34 +625,36 @@ static void build_group(const char *org, struct group *g, struct keytab *keys, s
     for (size_t i = 0; i < g->b.n; i++) {
         const event *ev = &g->b.v[i];
         const struct plan *p = &g->plans[i];
+        const rules_activity *act = &r->activities[p->activity];
+        int64_t at = ev->at >= 0 ? ev->at / 1000 : -((-ev->at + 999) / 1000);
+        size_t n_ch = 0;
+        for (size_t s = 0; s < p->n_std; s++)
+            n_ch +=
+                s == 0 || g->stds[p->first + s].challenge != g->stds[p->first + s - 1].challenge;
         args_str(av, ev->id);
         args_str(av, p->generated ? "0" : "1");
         args_str(av, ev->leader);
         args_int(av, p->points);
         event_json(av, ev);
-        args_int(av, (int64_t)p->n_std);
+        args_int(av, at);
+        args_int(av, (int64_t)n_ch);
         for (size_t s = 0; s < p->n_std; s++) {
             const struct pstd *ps = &g->stds[p->first + s];
             const rules_challenge *ch = &r->challenges[ps->challenge];
-            const rules_activity *act = &r->activities[p->activity];
-            int n = keys_board(key, org, ch->id, ps->per.id);
-            size_t ki = keytab_index(keys, key, (size_t)n), b;
-            for (b = 0; b < *n_boards && board_keys[b] != ki; b++)
-                ;
-            if (b == *n_boards) {
-                board_keys[(*n_boards)++] = ki;
-                args_int(boards, (int64_t)ki);
-                n = keys_board_name(key, ch->id, ps->per.id);
-                args_add(boards, key, (size_t)n);
+            args_int(av,
+                     (int64_t)board_number(org, ch, &ps->per, keys, boards, n_boards, board_keys));
+            if (s + 1 < p->n_std && ps[1].challenge == ps->challenge) { /* its all-time board */
+                s++;
+                args_int(av, (int64_t)board_number(org, ch, &ps[1].per, keys, boards, n_boards,
+                                                   board_keys));
+            } else {
+                args_int(av, 0);
             }
-            args_int(av, (int64_t)b + 1);
             args_int(av, ch->scoring == RULES_SCORE_COUNT ? 1 : p->points);
-            args_int(av, ps->reached);
             if (act->daily_cap > 0) {
                 char date[11];
-                int64_t at = ev->at >= 0 ? ev->at / 1000 : -((-ev->at + 999) / 1000);
                 period_local_date(ch->zone, at, date);
-                n = keys_cap(key, org, ev->leader, ev->type, ch->id, date);
+                int n = keys_cap(key, org, ev->leader, ev->type, ch->id, date);
                 args_int(av, (int64_t)keytab_index(keys, key, (size_t)n));
                 args_int(av, act->daily_cap);
             } else {

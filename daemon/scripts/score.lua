@@ -37,10 +37,11 @@ KEYS[1] leaders hash, KEYS[2] event stream, KEYS[3] board versions hash,
 KEYS[4..] idempotency buckets (the current first), boards and cap counters,
 referred to by index.
 ARGV: now_ms, expire-at of the current bucket (Unix s), n_buckets, n_boards,
-      n_groups, per board: key index, name ("challenge:period"),
+      n_groups, per board: key index, name ("challenge:period"), period start (Unix s),
       per group: n_events, ranks wanted (1/0), then per event:
-        id, idempotent (1/0), leader, points, event JSON, n_standings,
-        per standing: board number, points, reached, cap key index (0 = none), cap.
+        id, idempotent (1/0), leader, points, event JSON, at (Unix s), n_challenges,
+        per challenge: period board number, all-time board number (0 = none),
+        points, cap key index (0 = none), cap.
 Reply: { {name, version, ...} for boards that changed, then one entry per
 group: {"E", event numbers with unknown leaders} or one result string per
 event: "dup|points|reasons|name|points|score|rank|name|...". }
@@ -53,11 +54,12 @@ local nbuckets, nb, ng = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local a = 6
 local function num(x) return format('%d', x) end -- composites are exact integers
 
-local bkey, bname = {}, {}
+local bkey, bname, bstart = {}, {}, {}
 for b = 1, nb do
   bkey[b] = KEYS[tonumber(ARGV[a])]
   bname[b] = ARGV[a + 1]
-  a = a + 2
+  bstart[b] = tonumber(ARGV[a + 2])
+  a = a + 3
 end
 
 -- One pass over ARGV into flat arrays: events (ep: ARGV offset, el: leader,
@@ -75,40 +77,47 @@ for g = 1, ng do
   gfirst[g], gn[g] = ne + 1, n
   for _ = 1, n do
     ne = ne + 1
-    local leader, k = ARGV[a + 2], tonumber(ARGV[a + 5])
-    ep[ne], el[ne], ens[ne], es0[ne] = a, leader, k, ns + 1
+    local leader, at, k = ARGV[a + 2], tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6])
+    ep[ne], el[ne], es0[ne] = a, leader, ns + 1
     if not named[leader] then
       named[leader] = true
       names[#names + 1] = leader
     end
     if ARGV[a + 1] == '1' then ids[#ids + 1] = ARGV[a] end
-    a = a + 6
+    a = a + 7
     for _ = 1, k do
-      ns = ns + 1
-      local b, ci = tonumber(ARGV[a]), tonumber(ARGV[a + 3])
-      sb[ns], spts[ns], swhen[ns] = b, tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-      sci[ns], scap[ns] = ci, tonumber(ARGV[a + 4])
+      local b1, b2, pts, ci = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]),
+                              tonumber(ARGV[a + 3])
+      local cap = ci > 0 and tonumber(ARGV[a + 4]) or 0
       if ci > 0 and not capseen[ci] then
         capseen[ci] = true
         capkeys[#capkeys + 1] = ci
       end
-      local w = wset[b]
-      if w == nil then
-        w = {}
-        wset[b], wlist[b] = w, {}
-      end
-      if not w[leader] then
-        w[leader] = true
-        local l = wlist[b]
-        l[#l + 1] = leader
-      end
-      if ranks then
-        local r = rwant[b]
-        if r == nil then r = {}; rwant[b] = r end
-        r[leader] = true
+      for t = 1, b2 > 0 and 2 or 1 do -- the period board, then the all-time board
+        local b = t == 1 and b1 or b2
+        ns = ns + 1
+        local when = at - bstart[b]
+        if when < 0 then when = 0 elseif when > K - 1 then when = K - 1 end
+        sb[ns], spts[ns], swhen[ns], sci[ns], scap[ns] = b, pts, when, ci, cap
+        local w = wset[b]
+        if w == nil then
+          w = {}
+          wset[b], wlist[b] = w, {}
+        end
+        if not w[leader] then
+          w[leader] = true
+          local l = wlist[b]
+          l[#l + 1] = leader
+        end
+        if ranks then
+          local r = rwant[b]
+          if r == nil then r = {}; rwant[b] = r end
+          r[leader] = true
+        end
       end
       a = a + 5
     end
+    ens[ne] = ns - es0[ne] + 1
   end
 end
 
