@@ -450,36 +450,13 @@ static bool check_cors_origins(const char *value, char *msg, size_t msglen)
     return true;
 }
 
-/* Edit distance of a and b (short names only), for "did you mean". */
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    size_t row[64];
-    if (la >= 64 || lb >= 64)
-        return SIZE_MAX;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t sub = diag + (tolower((unsigned char)a[i - 1]) != b[j - 1]);
-            size_t best = up + 1 < row[j - 1] + 1 ? up + 1 : row[j - 1] + 1;
-            row[j] = sub < best ? sub : best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
 /* The setting closest to an unknown name, or NULL if none is close. */
 static const char *closest_setting(const char *name)
 {
     const char *best = NULL;
     size_t bestd = 3;
     for (size_t i = 0; i < NSETTINGS; i++) {
-        size_t d = edit_distance(name, settings[i].name);
+        size_t d = util_edit_distance(name, settings[i].name);
         if (d < bestd) {
             bestd = d;
             best = settings[i].name;

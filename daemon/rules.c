@@ -264,31 +264,6 @@ static const char *num_text(const json_t *j, char out[32])
     return out;
 }
 
-/* Levenshtein distance of two short strings; SIZE_MAX if either is long. */
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b), row[65];
-    if (la > 64 || lb > 64)
-        return SIZE_MAX;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
 /* Joins a NULL-terminated list as "a, b, c" into out (outlen bytes). */
 static void join(const char *const *list, char *out, size_t outlen)
 {
@@ -313,7 +288,7 @@ static void check_members(pctx *c, json_t *obj, const char *const *known)
         size_t best_d = SIZE_MAX;
         bool found = false;
         for (size_t i = 0; known[i] && !found; i++) {
-            size_t d = edit_distance(key, known[i]), len = strlen(known[i]);
+            size_t d = util_edit_distance(key, known[i]), len = strlen(known[i]);
             found = d == 0;
             /* a likely typo: two edits, or a third of the name, and not all of it */
             if (d < best_d && (d <= 2 || d <= len / 3) && d < len) {

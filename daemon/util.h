@@ -34,6 +34,9 @@ int64_t util_days_from_civil(int64_t y, int m, int d);
 void util_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
 /* True if s matches ^[a-z0-9][a-z0-9._-]{0,63}$ (ids of leaders, teams, challenges). */
 bool util_valid_id(const char *s);
+/* Levenshtein distance of two names of at most 64 bytes, ignoring ASCII
+ * case (for "did you mean" hints); SIZE_MAX when either is longer. */
+size_t util_edit_distance(const char *a, const char *b);
 /* Writes v in decimal into out (at least 21 bytes), NUL-terminated; returns
  * the length. Faster than snprintf on hot paths. */
 size_t util_i64toa(int64_t v, char *out);

@@ -415,14 +415,51 @@ static void test_now(void **state)
     assert_in_range(now, before, after);
 }
 
+/* Edit distance for "did you mean" hints, and the fast integer writer. */
+static void test_edit_distance_and_i64toa(void **state)
+{
+    (void)state;
+    assert_int_equal(util_edit_distance("points", "points"), 0);
+    assert_int_equal(util_edit_distance("point", "points"), 1);
+    assert_int_equal(util_edit_distance("Points", "points"), 0); /* case is ignored */
+    assert_int_equal(util_edit_distance("max_bdy", "max_body"), 1);
+    assert_int_equal(util_edit_distance("", "abc"), 3);
+    assert_int_equal(util_edit_distance("kitten", "sitting"), 3);
+    char long_name[70];
+    memset(long_name, 'a', 65);
+    long_name[65] = '\0';
+    assert_true(util_edit_distance(long_name, "a") == SIZE_MAX);
+
+    static const struct {
+        int64_t v;
+        const char *s;
+    } nums[] = {{0, "0"},
+                {7, "7"},
+                {-7, "-7"},
+                {1234567890123, "1234567890123"},
+                {INT64_MAX, "9223372036854775807"},
+                {INT64_MIN, "-9223372036854775808"}};
+    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+        char out[24];
+        assert_int_equal(util_i64toa(nums[i].v, out), strlen(nums[i].s));
+        assert_string_equal(out, nums[i].s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_i64),         cmocka_unit_test(test_parse_double),
-        cmocka_unit_test(test_parse_duration),    cmocka_unit_test(test_rfc3339_good),
-        cmocka_unit_test(test_rfc3339_bad),       cmocka_unit_test(test_rfc3339_format),
-        cmocka_unit_test(test_rfc3339_roundtrip), cmocka_unit_test(test_civil),
-        cmocka_unit_test(test_valid_id),          cmocka_unit_test(test_now),
+        cmocka_unit_test(test_edit_distance_and_i64toa),
+        cmocka_unit_test(test_parse_i64),
+        cmocka_unit_test(test_parse_double),
+        cmocka_unit_test(test_parse_duration),
+        cmocka_unit_test(test_rfc3339_good),
+        cmocka_unit_test(test_rfc3339_bad),
+        cmocka_unit_test(test_rfc3339_format),
+        cmocka_unit_test(test_rfc3339_roundtrip),
+        cmocka_unit_test(test_civil),
+        cmocka_unit_test(test_valid_id),
+        cmocka_unit_test(test_now),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
