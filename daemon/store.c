@@ -50,6 +50,7 @@ struct store {
     int loading;               /* SCRIPT LOAD replies still awaited */
     bool ready;
     bool closing;
+    int failures; /* connect attempts failed in a row */
     size_t pending;
     char sha[STORE_SCRIPT_COUNT][41];
     store_ready_cb *on_ready;
@@ -113,6 +114,7 @@ static void on_loaded(redisAsyncContext *ac, void *reply, void *priv)
     }
     if (--s->loading == 0) {
         s->backoff = BACKOFF_MIN_MS;
+        s->failures = 0;
         log_info("redis: connected, %d scripts loaded", STORE_SCRIPT_COUNT);
         set_ready(s, true);
     }
@@ -126,8 +128,10 @@ static void on_connect(const redisAsyncContext *cac, int status)
     if (s == NULL)
         return;
     if (status != REDIS_OK) {
-        log_warn("redis: cannot connect to %s%s%d: %s", s->host, s->port ? ":" : "", s->port,
-                 ac->errstr);
+        /* The very first attempt often races an embedded redis-server still
+         * starting: only the ones after it are worth a warning. */
+        log_at(s->failures++ ? LOG_LVL_WARN : LOG_LVL_DEBUG, "redis: cannot connect to %s%s%d: %s",
+               s->host, s->port ? ":" : "", s->port, ac->errstr);
         s->ac = NULL; /* hiredis frees the context after this callback */
         schedule_retry(s);
         return;
@@ -174,7 +178,8 @@ static void connect_now(store *s)
     redisAsyncContext *ac =
         s->port ? redisAsyncConnect(s->host, s->port) : redisAsyncConnectUnix(s->host);
     if (ac == NULL || ac->err) {
-        log_warn("redis: cannot connect: %s", ac ? ac->errstr : "out of memory");
+        log_at(s->failures++ ? LOG_LVL_WARN : LOG_LVL_DEBUG, "redis: cannot connect: %s",
+               ac ? ac->errstr : "out of memory");
         if (ac)
             redisAsyncFree(ac);
         schedule_retry(s);
@@ -272,6 +277,7 @@ void store_free(store *s)
     if (s == NULL)
         return;
     s->closing = true;
+    s->on_ready = NULL; /* the owner is going away: no news of this disconnect */
     if (s->ac) {
         redisAsyncContext *ac = s->ac;
         redisAsyncFree(ac); /* fires pending callbacks with NULL, then on_disconnect */
