@@ -109,7 +109,7 @@ static const struct setting settings[] = {
     D(idempotency_ttl, 8 * DAY, 365 * DAY, "8d", true,
       "how long an event id is remembered so that it scores once (at least 8 days)"),
     I(max_connections, 1, 1000000, "connections", "10000", true,
-      "most open HTTP connections (not enforced yet: libevent 2.1's evhttp has no such limit)"),
+      "most open HTTP connections; a request on one more is answered 503 and closed"),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,66 @@ struct http_server {
     struct evhttp *http;
     struct evhttp_bound_socket *sock;
     size_t busy;
+    /* Connections that sent a request and are open: an open-addressing set
+     * of evhttp_connection pointers (0 = empty), for max_connections. */
+    struct evhttp_connection **conns;
+    size_t nconns, capconns;
 };
+
+/* Slot of evcon in the connection set, or of the empty slot it would take. */
+static size_t conn_slot(const http_server *h, const struct evhttp_connection *evcon)
+{
+    size_t i = ((uintptr_t)evcon >> 4) & (h->capconns - 1);
+    while (h->conns[i] && h->conns[i] != evcon)
+        i = (i + 1) & (h->capconns - 1);
+    return i;
+}
+
+/* Adds evcon to the set; false if it was there already. */
+static bool conn_add(http_server *h, struct evhttp_connection *evcon)
+{
+    if ((h->nconns + 1) * 2 > h->capconns) {
+        struct evhttp_connection **old = h->conns;
+        size_t oldcap = h->capconns;
+        h->capconns = oldcap ? oldcap * 2 : 256;
+        h->conns = calloc(h->capconns, sizeof(*h->conns));
+        if (h->conns == NULL)
+            abort();
+        for (size_t i = 0; i < oldcap; i++)
+            if (old[i])
+                h->conns[conn_slot(h, old[i])] = old[i];
+        free(old);
+    }
+    size_t i = conn_slot(h, evcon);
+    if (h->conns[i])
+        return false;
+    h->conns[i] = evcon;
+    h->nconns++;
+    return true;
+}
+
+/* Removes evcon from the set, shifting later members of its run back. */
+static void conn_remove(http_server *h, struct evhttp_connection *evcon)
+{
+    if (h->capconns == 0)
+        return;
+    size_t i = conn_slot(h, evcon), mask = h->capconns - 1;
+    if (h->conns[i] == NULL)
+        return;
+    h->conns[i] = NULL;
+    h->nconns--;
+    for (size_t j = (i + 1) & mask; h->conns[j]; j = (j + 1) & mask) {
+        struct evhttp_connection *c = h->conns[j];
+        h->conns[j] = NULL;
+        h->conns[conn_slot(h, c)] = c;
+    }
+}
+
+/* A counted connection closed. */
+static void on_conn_close(struct evhttp_connection *evcon, void *arg)
+{
+    conn_remove(arg, evcon);
+}
 
 typedef enum { ACCESS_NONE, ACCESS_READ, ACCESS_EVENTS, ACCESS_ADMIN } access_kind;
 
@@ -323,6 +383,18 @@ static bool health(app *a, struct evhttp_request *r, const char *path)
 static void on_request(struct evhttp_request *r, void *arg)
 {
     http_server *h = arg;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r);
+    if (evcon && conn_add(h, evcon)) {
+        evhttp_connection_set_closecb(evcon, on_conn_close, h);
+        if (h->nconns > (size_t)h->a->cfg->max_connections) {
+            evhttp_add_header(evhttp_request_get_output_headers(r), "Connection", "close");
+            evhttp_add_header(evhttp_request_get_output_headers(r), "Retry-After", "1");
+            raw_problem(r, 503, "too-many-connections",
+                        "The server holds as many connections as it may (max_connections); "
+                        "retry in a moment or reuse an open connection.");
+            return;
+        }
+    }
     const char *uri = evhttp_request_get_uri(r);
     const char *qmark = strchr(uri, '?');
     size_t plen = qmark ? (size_t)(qmark - uri) : strlen(uri);
@@ -461,6 +533,7 @@ void http_server_free(http_server *h)
 {
     if (h == NULL)
         return;
-    evhttp_free(h->http);
+    evhttp_free(h->http); /* closes every connection: on_conn_close empties the set */
+    free(h->conns);
     free(h);
 }

@@ -143,11 +143,9 @@ class ConnectionLimitsTest(PodiumTestCase):
         self.assertNotIn(b"200 OK", data)
         self.assertEqual(self.post("amy", "reply").status, 200)
 
-    # NOT IMPLEMENTED (documented in podiumd.8 and --help): max_connections is
-    # accepted but not enforced, as libevent 2.1's evhttp has no such limit.
-    # With max_connections 2 a third connection is served like the others.
-    # Remove expectedFailure once the limit is enforced.
-    @unittest.expectedFailure
+    # max_connections: the first request on a connection beyond the limit is
+    # answered 503 (problem+json, Connection: close), and a closed connection
+    # frees its place.
     def test_max_connections_refuses_further_connections(self):
         conns = [self.d.connection() for _ in range(2)]
         for c in conns:
@@ -158,7 +156,10 @@ class ConnectionLimitsTest(PodiumTestCase):
             status = r.status
         except (OSError, http.client.HTTPException):
             status = None   # refused or closed: what the setting promises
-        self.assertNotEqual(status, 200, "a third connection was served")
+        self.assertEqual(status, 503, "a third connection was served")
+        conns[0].close()
+        wait_until(lambda: self.d.request("GET", "/v1/challenges", timeout=3).status == 200,
+                   what="a place freed by a closed connection")
 
 
 class RedisOutageTest(PodiumTestCase):
