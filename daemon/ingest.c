@@ -20,6 +20,7 @@
 
 #include <event2/event.h>
 #include <inttypes.h>
+#include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,12 +112,6 @@ static void args_add(struct args *a, const char *s, size_t len)
     a->len += len;
 }
 
-/* Appends a NUL-terminated string. */
-static void args_str(struct args *a, const char *s)
-{
-    args_add(a, s, strlen(s));
-}
-
 /* Appends a number. */
 static void args_int(struct args *a, int64_t v)
 {
@@ -186,9 +181,17 @@ static void args_reset(struct args *a)
 
 /* Buffers of one call, kept between calls so that flushing allocates
  * nothing in the steady state. */
+/* The events of a call as one flat MessagePack array (see score.lua). */
+struct mp {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    uint32_t count; /* values packed after the array header */
+};
+
 struct scratch {
     struct keytab keys;
     struct args head, boards, av;
+    struct mp mp;
     size_t *board_keys, cap_boards;
     const char **argv;
     size_t *lens, cap_argv;
@@ -203,6 +206,11 @@ static void scratch_reset(struct scratch *x)
     args_reset(&x->head);
     args_reset(&x->boards);
     args_reset(&x->av);
+    msgpack_sbuffer_clear(&x->mp.sb);
+    msgpack_packer_init(&x->mp.pk, &x->mp.sb, msgpack_sbuffer_write);
+    /* array32 header; the count is written when the call is complete */
+    msgpack_sbuffer_write(&x->mp.sb, "\xdd\0\0\0\0", 5);
+    x->mp.count = 0;
 }
 
 /* Frees the scratch buffers. */
@@ -213,9 +221,35 @@ static void scratch_free(struct scratch *x)
     args_free(&x->head);
     args_free(&x->boards);
     args_free(&x->av);
+    msgpack_sbuffer_destroy(&x->mp.sb);
     free(x->board_keys);
     free(x->argv);
     free(x->lens);
+}
+
+/* Packs one integer into the call's event array. */
+static void mp_int(struct mp *m, int64_t v)
+{
+    msgpack_pack_int64(&m->pk, v);
+    m->count++;
+}
+
+/* Packs one string. */
+static void mp_str(struct mp *m, const char *s, size_t len)
+{
+    msgpack_pack_str(&m->pk, len);
+    msgpack_pack_str_body(&m->pk, s, len);
+    m->count++;
+}
+
+/* Packs one boolean. */
+static void mp_bool(struct mp *m, bool v)
+{
+    if (v)
+        msgpack_pack_true(&m->pk);
+    else
+        msgpack_pack_false(&m->pk);
+    m->count++;
 }
 
 /* Drops a reference to a rule set, freeing it with the last one. */
@@ -570,8 +604,8 @@ static size_t json_escape(char *buf, size_t at, size_t cap, const char *s)
     return at;
 }
 
-/* Appends the event as one JSON object (its entry in the event log). */
-static void event_json(struct args *av, const event *ev)
+/* Packs the event as one JSON object (its entry in the event log). */
+static void event_json(struct mp *m, const event *ev)
 {
     static const char *const names[] = {"id",          "leader", "type", "channel",
                                         "stakeholder", "url",    "note"};
@@ -589,7 +623,7 @@ static void event_json(struct args *av, const event *ev)
         buf[n++] = '"';
     }
     buf[n++] = '}';
-    args_add(av, buf, n);
+    mp_str(m, buf, n);
 }
 
 /* The 1-based board number of a challenge period in this call, adding the
@@ -615,13 +649,13 @@ static size_t board_number(const char *org, const rules_challenge *ch, const per
 
 /* Writes one group's events into the call's KEYS and ARGV: per event its
  * challenges, each with its period board and all-time board (see score.lua). */
-static void build_group(const char *org, struct group *g, struct keytab *keys, struct args *av,
+static void build_group(const char *org, struct group *g, struct keytab *keys, struct mp *av,
                         struct args *boards, size_t *n_boards, size_t *board_keys)
 {
     const rules *r = g->rr->r;
     char key[KEYS_MAX];
-    args_int(av, (int64_t)g->b.n);
-    args_str(av, g->ranks ? "1" : "0");
+    mp_int(av, (int64_t)g->b.n);
+    mp_bool(av, g->ranks);
     for (size_t i = 0; i < g->b.n; i++) {
         const event *ev = &g->b.v[i];
         const struct plan *p = &g->plans[i];
@@ -631,35 +665,35 @@ static void build_group(const char *org, struct group *g, struct keytab *keys, s
         for (size_t s = 0; s < p->n_std; s++)
             n_ch +=
                 s == 0 || g->stds[p->first + s].challenge != g->stds[p->first + s - 1].challenge;
-        args_str(av, ev->id);
-        args_str(av, p->generated ? "0" : "1");
-        args_str(av, ev->leader);
-        args_int(av, p->points);
+        mp_str(av, ev->id, strlen(ev->id));
+        mp_bool(av, !p->generated);
+        mp_str(av, ev->leader, strlen(ev->leader));
+        mp_int(av, p->points);
         event_json(av, ev);
-        args_int(av, at);
-        args_int(av, (int64_t)n_ch);
+        mp_int(av, at);
+        mp_int(av, (int64_t)n_ch);
         for (size_t s = 0; s < p->n_std; s++) {
             const struct pstd *ps = &g->stds[p->first + s];
             const rules_challenge *ch = &r->challenges[ps->challenge];
-            args_int(av,
-                     (int64_t)board_number(org, ch, &ps->per, keys, boards, n_boards, board_keys));
+            mp_int(av,
+                   (int64_t)board_number(org, ch, &ps->per, keys, boards, n_boards, board_keys));
             if (s + 1 < p->n_std && ps[1].challenge == ps->challenge) { /* its all-time board */
                 s++;
-                args_int(av, (int64_t)board_number(org, ch, &ps[1].per, keys, boards, n_boards,
-                                                   board_keys));
+                mp_int(av, (int64_t)board_number(org, ch, &ps[1].per, keys, boards, n_boards,
+                                                 board_keys));
             } else {
-                args_int(av, 0);
+                mp_int(av, 0);
             }
-            args_int(av, ch->scoring == RULES_SCORE_COUNT ? 1 : p->points);
+            mp_int(av, ch->scoring == RULES_SCORE_COUNT ? 1 : p->points);
             if (act->daily_cap > 0) {
                 char date[11];
                 period_local_date(ch->zone, at, date);
                 int n = keys_cap(key, org, ev->leader, ev->type, ch->id, date);
-                args_int(av, (int64_t)keytab_index(keys, key, (size_t)n));
-                args_int(av, act->daily_cap);
+                mp_int(av, (int64_t)keytab_index(keys, key, (size_t)n));
+                mp_int(av, act->daily_cap);
             } else {
-                args_int(av, 0);
-                args_int(av, 0);
+                mp_int(av, 0);
+                mp_int(av, 0);
             }
         }
     }
@@ -718,7 +752,7 @@ static void flush(ingest *in)
             if (x->board_keys == NULL)
                 abort();
         }
-        build_group(org, g, &x->keys, &x->av, &x->boards, &n_boards, x->board_keys);
+        build_group(org, g, &x->keys, &x->mp, &x->boards, &n_boards, x->board_keys);
         events += g->b.n;
         *tailp = g;
         tailp = &g->next;
@@ -735,6 +769,13 @@ static void flush(ingest *in)
     args_int(&x->head, buckets);
     args_int(&x->head, (int64_t)n_boards);
     args_int(&x->head, (int64_t)c->n_groups);
+    uint32_t count = x->mp.count;
+    unsigned char *hdr = (unsigned char *)x->mp.sb.data;
+    hdr[1] = (unsigned char)(count >> 24);
+    hdr[2] = (unsigned char)(count >> 16);
+    hdr[3] = (unsigned char)(count >> 8);
+    hdr[4] = (unsigned char)count;
+    args_add(&x->av, x->mp.sb.data, x->mp.sb.size);
     size_t argc = x->keys.a.n + x->head.n + x->boards.n + x->av.n, n = 0;
     if (argc > x->cap_argv) {
         x->cap_argv = argc * 2;

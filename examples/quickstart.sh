@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(build-essential cmake pkg-config libevent-dev libhiredis-dev libjansson-dev
+packages=(build-essential cmake pkg-config libevent-dev libhiredis-dev libjansson-dev libmsgpack-dev
           libssl-dev redis-server curl)
 missing=()
 for p in "${packages[@]}"; do

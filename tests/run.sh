@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(build-essential cmake pkg-config libevent-dev libhiredis-dev libjansson-dev
+packages=(build-essential cmake pkg-config libevent-dev libhiredis-dev libjansson-dev libmsgpack-dev
           libssl-dev libcmocka-dev redis-server python3 clang-format curl)
 missing=()
 for p in "${packages[@]}"; do

@@ -38,8 +38,10 @@ KEYS[4..] idempotency buckets (the current first), boards and cap counters,
 referred to by index.
 ARGV: now_ms, expire-at of the current bucket (Unix s), n_buckets, n_boards,
       n_groups, per board: key index, name ("challenge:period"), period start (Unix s),
-      per group: n_events, ranks wanted (1/0), then per event:
-        id, idempotent (1/0), leader, points, event JSON, at (Unix s), n_challenges,
+      then the events as one MessagePack array, so that numbers arrive as
+      numbers and Redis parses one argument instead of thousands:
+      per group: n_events, ranks wanted (bool), then per event:
+        id, idempotent (bool), leader, points, event JSON, at (Unix s), n_challenges,
         per challenge: period board number, all-time board number (0 = none),
         points, cap key index (0 = none), cap.
 Reply: { {name, version, ...} for boards that changed, then one entry per
@@ -61,8 +63,10 @@ for b = 1, nb do
   bstart[b] = tonumber(ARGV[a + 2])
   a = a + 3
 end
+local A = cmsgpack.unpack(ARGV[a])
+a = 1
 
--- One pass over ARGV into flat arrays: events (ep: ARGV offset, el: leader,
+-- One pass over the events into flat arrays: events (ep: offset in A, el: leader,
 -- ens/es0: their standings), standings (sb board, spts points, swhen
 -- reached, sci cap key, scap cap), and what must be read in bulk.
 local gfirst, gn = {}, {}
@@ -72,23 +76,21 @@ local names, named, ids, capkeys, capseen = {}, {}, {}, {}, {}
 local wlist, wset, rwant = {}, {}, {}
 local ne, ns = 0, 0
 for g = 1, ng do
-  local n, ranks = tonumber(ARGV[a]), ARGV[a + 1] == '1'
+  local n, ranks = A[a], A[a + 1]
   a = a + 2
   gfirst[g], gn[g] = ne + 1, n
   for _ = 1, n do
     ne = ne + 1
-    local leader, at, k = ARGV[a + 2], tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6])
+    local leader, at, k = A[a + 2], A[a + 5], A[a + 6]
     ep[ne], el[ne], es0[ne] = a, leader, ns + 1
     if not named[leader] then
       named[leader] = true
       names[#names + 1] = leader
     end
-    if ARGV[a + 1] == '1' then ids[#ids + 1] = ARGV[a] end
+    if A[a + 1] then ids[#ids + 1] = A[a] end
     a = a + 7
     for _ = 1, k do
-      local b1, b2, pts, ci = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]),
-                              tonumber(ARGV[a + 3])
-      local cap = ci > 0 and tonumber(ARGV[a + 4]) or 0
+      local b1, b2, pts, ci, cap = A[a], A[a + 1], A[a + 2], A[a + 3], A[a + 4]
       if ci > 0 and not capseen[ci] then
         capseen[ci] = true
         capkeys[#capkeys + 1] = ci
@@ -170,8 +172,8 @@ for g = 1, ng do
   else
     for i = gfirst[g], gfirst[g] + gn[g] - 1 do
       local p, leader = ep[i], el[i]
-      local idem = ARGV[p + 1] == '1'
-      local id = ARGV[p]
+      local idem = A[p + 1]
+      local id = A[p]
       local prior = idem and (seen[id] or first[id])
       if prior then
         dupof[i] = prior -- an event number of this call, or an earlier result
@@ -202,7 +204,7 @@ for g = 1, ng do
           end
           scur[j] = cur
         end
-        local pts = tonumber(ARGV[p + 3])
+        local pts = A[p + 3]
         if capped > 0 and capped == ens[i] then pts = 0 end
         epoints[i], ereason[i] = pts, capped > 0 and 'daily_cap' or ''
         fresh[#fresh + 1] = i
@@ -261,12 +263,12 @@ for f = 1, #fresh do
   end
   local str = concat(parts, '|', 1, n)
   result[i] = str
-  if ARGV[p + 1] == '1' then
-    idem[#idem + 1] = ARGV[p]
+  if A[p + 1] then
+    idem[#idem + 1] = A[p]
     idem[#idem + 1] = str
   end
   log[#log + 1] = 'e'
-  log[#log + 1] = ARGV[p + 4]
+  log[#log + 1] = A[p + 4]
   log[#log + 1] = 'r'
   log[#log + 1] = str
 end
