@@ -333,6 +333,39 @@ static json_t *enter(pctx *c, json_t *obj, const char *key, bool required, const
     return v;
 }
 
+/* json_is_* are macros; these can be passed to enter_as. */
+static bool is_number(const json_t *j)
+{
+    return json_is_number(j);
+}
+
+/* True for a JSON string. */
+static bool is_string(const json_t *j)
+{
+    return json_is_string(j);
+}
+
+/* enter, then check the member's JSON type with `is`: returns the member
+ * when present and of that type, else NULL (reporting a wrong type). The
+ * caller pops back to *old either way. */
+static json_t *enter_as(pctx *c, json_t *obj, const char *key, bool required, const char *what,
+                        bool (*is)(const json_t *), size_t *old)
+{
+    json_t *v = enter(c, obj, key, required, what, old);
+    if (v != NULL && !is(v)) {
+        fail(c, "expected %s, got %s", what, kind_of(v));
+        return NULL;
+    }
+    return v;
+}
+
+/* Reports that string member v is not what was expected, quoting it. */
+static void fail_string(pctx *c, const char *what, const json_t *v)
+{
+    char q[4 * SHOW_CHARS + 16];
+    fail(c, "expected %s, got %s", what, show(json_string_value(v), q));
+}
+
 /* Reads number member key in [min, max] (min excluded if min_open) into
  * *out; true when present and valid. */
 static bool get_number(pctx *c, json_t *obj, const char *key, bool required, double min,
@@ -341,21 +374,15 @@ static bool get_number(pctx *c, json_t *obj, const char *key, bool required, dou
     size_t old;
     char num[32];
     bool ok = false;
-    json_t *v = enter(c, obj, key, required, what, &old);
-    if (v == NULL)
-        goto out;
-    if (!json_is_number(v)) {
-        fail(c, "expected %s, got %s", what, kind_of(v));
-        goto out;
+    json_t *v = enter_as(c, obj, key, required, what, is_number, &old);
+    if (v != NULL) {
+        double d = json_number_value(v);
+        ok = !(d < min || (min_open && d == min) || d > max);
+        if (ok)
+            *out = d;
+        else
+            fail(c, "expected %s, got %s", what, num_text(v, num));
     }
-    double d = json_number_value(v);
-    if (d < min || (min_open && d == min) || d > max) {
-        fail(c, "expected %s, got %s", what, num_text(v, num));
-        goto out;
-    }
-    *out = d;
-    ok = true;
-out:
     jpath_pop(&c->path, old);
     return ok;
 }
@@ -368,22 +395,16 @@ static bool get_int(pctx *c, json_t *obj, const char *key, bool required, int64_
     size_t old;
     char num[32];
     bool ok = false;
-    json_t *v = enter(c, obj, key, required, what, &old);
-    if (v == NULL)
-        goto out;
-    if (!json_is_number(v)) {
-        fail(c, "expected %s, got %s", what, kind_of(v));
-        goto out;
+    json_t *v = enter_as(c, obj, key, required, what, is_number, &old);
+    if (v != NULL) {
+        double d = json_number_value(v);
+        bool integral = json_is_integer(v) || d == floor(d);
+        ok = integral && d >= (double)min && d <= (double)max;
+        if (ok)
+            *out = json_is_integer(v) ? (int64_t)json_integer_value(v) : (int64_t)d;
+        else
+            fail(c, "expected %s, got %s", what, num_text(v, num));
     }
-    double d = json_number_value(v);
-    bool integral = json_is_integer(v) || d == floor(d);
-    if (!integral || d < (double)min || d > (double)max) {
-        fail(c, "expected %s, got %s", what, num_text(v, num));
-        goto out;
-    }
-    *out = json_is_integer(v) ? (int64_t)json_integer_value(v) : (int64_t)d;
-    ok = true;
-out:
     jpath_pop(&c->path, old);
     return ok;
 }
@@ -395,21 +416,15 @@ static bool get_string(pctx *c, json_t *obj, const char *key, bool required, siz
 {
     size_t old;
     bool ok = false;
-    json_t *v = enter(c, obj, key, required, what, &old);
-    if (v == NULL)
-        goto out;
-    if (!json_is_string(v)) {
-        fail(c, "expected %s, got %s", what, kind_of(v));
-        goto out;
+    json_t *v = enter_as(c, obj, key, required, what, is_string, &old);
+    if (v != NULL) {
+        size_t n = utf8_chars(json_string_value(v));
+        ok = n >= min_chars && n <= max_chars;
+        if (ok)
+            *out = json_string_value(v);
+        else
+            fail(c, "expected %s, got %zu characters", what, n);
     }
-    size_t n = utf8_chars(json_string_value(v));
-    if (n < min_chars || n > max_chars) {
-        fail(c, "expected %s, got %zu characters", what, n);
-        goto out;
-    }
-    *out = json_string_value(v);
-    ok = true;
-out:
     jpath_pop(&c->path, old);
     return ok;
 }
@@ -418,22 +433,15 @@ out:
 static bool get_id(pctx *c, json_t *obj, const char *key, bool required, const char **out)
 {
     size_t old;
-    char q[4 * SHOW_CHARS + 16];
     bool ok = false;
-    json_t *v = enter(c, obj, key, required, WHAT_ID, &old);
-    if (v == NULL)
-        goto out;
-    if (!json_is_string(v)) {
-        fail(c, "expected %s, got %s", WHAT_ID, kind_of(v));
-        goto out;
+    json_t *v = enter_as(c, obj, key, required, WHAT_ID, is_string, &old);
+    if (v != NULL) {
+        ok = util_valid_id(json_string_value(v));
+        if (ok)
+            *out = json_string_value(v);
+        else
+            fail_string(c, WHAT_ID, v);
     }
-    if (!util_valid_id(json_string_value(v))) {
-        fail(c, "expected %s, got %s", WHAT_ID, show(json_string_value(v), q));
-        goto out;
-    }
-    *out = json_string_value(v);
-    ok = true;
-out:
     jpath_pop(&c->path, old);
     return ok;
 }
@@ -444,24 +452,16 @@ static bool get_enum(pctx *c, json_t *obj, const char *key, bool required, const
                      const char *what, int *out)
 {
     size_t old;
-    char q[4 * SHOW_CHARS + 16];
     bool ok = false;
-    json_t *v = enter(c, obj, key, required, what, &old);
-    if (v == NULL)
-        goto out;
-    if (!json_is_string(v)) {
-        fail(c, "expected %s, got %s", what, kind_of(v));
-        goto out;
-    }
-    for (int i = 0; names[i]; i++) {
+    json_t *v = enter_as(c, obj, key, required, what, is_string, &old);
+    for (int i = 0; v != NULL && !ok && names[i]; i++) {
         if (strcmp(names[i], json_string_value(v)) == 0) {
             *out = i;
             ok = true;
-            goto out;
         }
     }
-    fail(c, "expected %s, got %s", what, show(json_string_value(v), q));
-out:
+    if (v != NULL && !ok)
+        fail_string(c, what, v);
     jpath_pop(&c->path, old);
     return ok;
 }
@@ -471,21 +471,16 @@ out:
 static bool get_duration(pctx *c, json_t *obj, const char *key, int64_t *out)
 {
     size_t old;
-    char q[4 * SHOW_CHARS + 16];
     bool ok = false;
-    json_t *v = enter(c, obj, key, false, WHAT_DUR, &old);
-    if (v == NULL)
-        goto out;
-    if (!json_is_string(v)) {
-        fail(c, "expected %s, got %s", WHAT_DUR, kind_of(v));
-        goto out;
+    json_t *v = enter_as(c, obj, key, false, WHAT_DUR, is_string, &old);
+    if (v != NULL) {
+        int64_t secs;
+        ok = util_parse_duration(json_string_value(v), DURATION_MAX, &secs);
+        if (ok)
+            *out = secs;
+        else
+            fail_string(c, WHAT_DUR, v);
     }
-    if (!util_parse_duration(json_string_value(v), DURATION_MAX, out)) {
-        fail(c, "expected %s, got %s", WHAT_DUR, show(json_string_value(v), q));
-        goto out;
-    }
-    ok = true;
-out:
     jpath_pop(&c->path, old);
     return ok;
 }
@@ -495,23 +490,16 @@ out:
 static bool get_time(pctx *c, json_t *obj, const char *key, bool required, int64_t *out)
 {
     size_t old;
-    char q[4 * SHOW_CHARS + 16];
     bool ok = false;
     int64_t ms;
-    json_t *v = enter(c, obj, key, required, WHAT_TIME, &old);
-    if (v == NULL)
-        goto out;
-    if (!json_is_string(v)) {
-        fail(c, "expected %s, got %s", WHAT_TIME, kind_of(v));
-        goto out;
+    json_t *v = enter_as(c, obj, key, required, WHAT_TIME, is_string, &old);
+    if (v != NULL) {
+        ok = util_parse_rfc3339(json_string_value(v), &ms) && ms % 1000 == 0;
+        if (ok)
+            *out = ms / 1000;
+        else
+            fail_string(c, WHAT_TIME, v);
     }
-    if (!util_parse_rfc3339(json_string_value(v), &ms) || ms % 1000 != 0) {
-        fail(c, "expected %s, got %s", WHAT_TIME, show(json_string_value(v), q));
-        goto out;
-    }
-    *out = ms / 1000;
-    ok = true;
-out:
     jpath_pop(&c->path, old);
     return ok;
 }
