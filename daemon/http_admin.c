@@ -323,55 +323,55 @@ struct tok {
     char token[AUTH_TOKEN_LEN + 1];
     char id[16];
     char sha[65];
-    char value[128];
-    int replies; /* writes still awaited */
-    bool failed;
 };
 
-/* Answer to one of the token writes; the last one answers the client. */
-static void on_token_written(void *arg, const store_reply *r)
+/* Runs token.lua with the org's two token hashes; false (503 sent) if Redis is down. */
+static bool token_script(struct tok *t, store_cb *cb, int argc, const char **argv)
+{
+    http_req *q = t->q;
+    char tokens[KEYS_MAX], ids[KEYS_MAX];
+    keys_org(tokens, q->who.org, "tokens");
+    keys_org(ids, q->who.org, "tokenids");
+    const char *all[6] = {tokens, ids};
+    size_t lens[6];
+    for (int i = 0; i < argc && i < 4; i++)
+        all[2 + i] = argv[i];
+    for (int i = 0; i < argc + 2; i++)
+        lens[i] = strlen(all[i]);
+    if (store_script(q->a->st, STORE_SCRIPT_TOKEN, 2, argc + 2, all, lens, cb, t) < 0) {
+        http_unavailable(q);
+        return false;
+    }
+    return true;
+}
+
+/* token.lua answer to a create: show the token, once. */
+static void on_token_created(void *arg, const store_reply *r)
 {
     struct tok *t = arg;
-    t->failed |= r == NULL || store_reply_is_error(r);
-    if (--t->replies > 0)
-        return;
     http_req *q = t->q;
-    if (t->failed) {
+    if (r == NULL || store_reply_is_error(r)) {
         http_unavailable(q);
-    } else if (t->token[0]) {
+    } else {
         struct evbuffer *b = evbuffer_new();
         evbuffer_add_printf(b, "{\"id\":\"%s\",\"token\":\"%s\",\"role\":\"%s\",\"leader\":", t->id,
                             t->token, auth_role_name(t->role));
         jsonw_str_or_null(b, t->leader[0] ? t->leader : NULL);
         evbuffer_add(b, "}\n", 2);
         http_reply(q, 201, b);
-    } else {
-        auth_forget(q->a->au, t->sha);
-        http_reply(q, 204, NULL);
     }
     free(t);
 }
 
-/* Stores a minted token: hash -> identity, id -> hash. */
+/* Stores a minted token: hash -> identity, id -> hash, in one script. */
 static void write_token(struct tok *t)
 {
-    http_req *q = t->q;
-    char tokens[KEYS_MAX], ids[KEYS_MAX];
-    keys_org(tokens, q->who.org, "tokens");
-    keys_org(ids, q->who.org, "tokenids");
-    snprintf(t->value, sizeof(t->value), "%s %s %s", t->id, auth_role_name(t->role),
+    char value[128];
+    snprintf(value, sizeof(value), "%s %s %s", t->id, auth_role_name(t->role),
              t->leader[0] ? t->leader : "-");
-    t->replies = 2;
-    if (!send_cmd(q, on_token_written, t, 4, "HSET", tokens, t->sha, t->value)) {
+    const char *argv[] = {"create", t->sha, value, t->id};
+    if (!token_script(t, on_token_created, 4, argv))
         free(t);
-        return;
-    }
-    if (store_command(q->a->st, on_token_written, t, 4,
-                      (const char *[]){"HSET", ids, t->id, t->sha},
-                      (size_t[]){4, strlen(ids), strlen(t->id), 64}) < 0) {
-        t->failed = true;
-        on_token_written(t, NULL);
-    }
 }
 
 /* Leader existence answer for a leader token. */
@@ -440,8 +440,8 @@ void http_admin_token_post(http_req *q)
     write_token(t);
 }
 
-/* Token id lookup answer: delete both entries. */
-static void on_token_found(void *arg, const store_reply *r)
+/* token.lua answer to a delete: the deleted token's hash, or nil. */
+static void on_token_deleted(void *arg, const store_reply *r)
 {
     struct tok *t = arg;
     http_req *q = t->q;
@@ -449,29 +449,15 @@ static void on_token_found(void *arg, const store_reply *r)
     const char *sha = store_reply_str(r, &len);
     if (r == NULL || store_reply_is_error(r)) {
         http_unavailable(q);
-        free(t);
-        return;
-    }
-    if (sha == NULL || len != 64) {
+    } else if (sha == NULL || len != 64) {
         http_problem(q, 404, "not-found", "No token has this id.", NULL);
-        free(t);
-        return;
+    } else {
+        memcpy(t->sha, sha, 64);
+        t->sha[64] = '\0';
+        auth_forget(q->a->au, t->sha);
+        http_reply(q, 204, NULL);
     }
-    memcpy(t->sha, sha, 64);
-    t->sha[64] = '\0';
-    char tokens[KEYS_MAX], ids[KEYS_MAX];
-    keys_org(tokens, q->who.org, "tokens");
-    keys_org(ids, q->who.org, "tokenids");
-    t->replies = 2;
-    if (!send_cmd(q, on_token_written, t, 3, "HDEL", tokens, t->sha)) {
-        free(t);
-        return;
-    }
-    if (store_command(q->a->st, on_token_written, t, 3, (const char *[]){"HDEL", ids, q->param[0]},
-                      (size_t[]){4, strlen(ids), strlen(q->param[0])}) < 0) {
-        t->failed = true;
-        on_token_written(t, NULL);
-    }
+    free(t);
 }
 
 void http_admin_token_delete(http_req *q)
@@ -484,8 +470,7 @@ void http_admin_token_delete(http_req *q)
     if (t == NULL)
         abort();
     t->q = q;
-    char ids[KEYS_MAX];
-    keys_org(ids, q->who.org, "tokenids");
-    if (!send_cmd(q, on_token_found, t, 3, "HGET", ids, q->param[0]))
+    const char *argv[] = {"delete", q->param[0]};
+    if (!token_script(t, on_token_deleted, 2, argv))
         free(t);
 }

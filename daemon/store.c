@@ -24,7 +24,7 @@
 #include "log.h"
 #include "util.h"
 
-extern const char lua_score[], lua_page[], lua_leader[];
+extern const char lua_score[], lua_page[], lua_leader[], lua_token[];
 
 static const struct {
     const char *name;
@@ -33,6 +33,7 @@ static const struct {
     [STORE_SCRIPT_SCORE] = {"score.lua", lua_score},
     [STORE_SCRIPT_PAGE] = {"page.lua", lua_page},
     [STORE_SCRIPT_LEADER] = {"leader.lua", lua_leader},
+    [STORE_SCRIPT_TOKEN] = {"token.lua", lua_token},
 };
 
 #define BACKOFF_MIN_MS 50

@@ -30,6 +30,7 @@ typedef enum {
     STORE_SCRIPT_SCORE,  /* score.lua: apply a batch of events */
     STORE_SCRIPT_PAGE,   /* page.lua: one page of a board, or the part around a leader */
     STORE_SCRIPT_LEADER, /* leader.lua: a leader's standings on several boards */
+    STORE_SCRIPT_TOKEN,  /* token.lua: create or delete a token's two entries */
     STORE_SCRIPT_COUNT
 } store_script_id;
 
