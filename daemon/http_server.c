@@ -182,18 +182,43 @@ static const char *phrase(int status)
     }
 }
 
-/* Headers every answer carries. */
-static void common_headers(struct evhttp_request *r)
+/* True if origin is in the comma-separated allowlist (or it holds "*"). */
+static bool origin_allowed(const char *list, const char *origin)
+{
+    size_t olen = strlen(origin);
+    for (const char *p = list; *p;) {
+        p += strspn(p, " \t");
+        size_t n = strcspn(p, ",");
+        size_t m = n;
+        while (m > 0 && (p[m - 1] == ' ' || p[m - 1] == '\t'))
+            m--;
+        if ((m == 1 && p[0] == '*') || (m == olen && strncasecmp(p, origin, m) == 0))
+            return true;
+        p += n + (p[n] == ',');
+    }
+    return false;
+}
+
+/* Headers every answer carries: no sniffing, no framing, and CORS for an
+ * Origin on the cors_origins list. */
+static void common_headers(const app *a, struct evhttp_request *r)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(r);
     evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
     evhttp_add_header(h, "Content-Security-Policy", "frame-ancestors 'none'");
+    const char *origin = evhttp_find_header(evhttp_request_get_input_headers(r), "Origin");
+    if (a->cfg->cors_origins[0] && origin && origin_allowed(a->cfg->cors_origins, origin)) {
+        evhttp_add_header(h, "Access-Control-Allow-Origin", origin);
+        evhttp_add_header(h, "Vary", "Origin");
+        evhttp_add_header(h, "Access-Control-Expose-Headers", "ETag, Retry-After");
+    }
 }
 
 /* Sends and forgets an answer to a request that has no http_req yet. */
-static void send_raw(struct evhttp_request *r, int status, const char *type, struct evbuffer *b)
+static void send_raw(const app *a, struct evhttp_request *r, int status, const char *type,
+                     struct evbuffer *b)
 {
-    common_headers(r);
+    common_headers(a, r);
     if (type)
         evhttp_add_header(evhttp_request_get_output_headers(r), "Content-Type", type);
     evhttp_send_reply(r, status, phrase(status), b);
@@ -201,7 +226,7 @@ static void send_raw(struct evhttp_request *r, int status, const char *type, str
 
 void http_reply_type(http_req *q, int status, const char *type, struct evbuffer *body)
 {
-    send_raw(q->r, status, body ? type : NULL, body);
+    send_raw(q->a, q->r, status, body ? type : NULL, body);
     if (body)
         evbuffer_free(body);
     q->a->http->busy--;
@@ -258,10 +283,11 @@ void http_unavailable(http_req *q)
 }
 
 /* Problem answer for a request without an http_req. */
-static void raw_problem(struct evhttp_request *r, int status, const char *slug, const char *detail)
+static void raw_problem(const app *a, struct evhttp_request *r, int status, const char *slug,
+                        const char *detail)
 {
     struct evbuffer *b = problem_body(status, slug, detail, NULL);
-    send_raw(r, status, "application/problem+json", b);
+    send_raw(a, r, status, "application/problem+json", b);
     evbuffer_free(b);
 }
 
@@ -361,7 +387,7 @@ static bool health(app *a, struct evhttp_request *r, const char *path)
     if (strcmp(path, "/livez") == 0 || strcmp(path, "/healthz") == 0) {
         struct evbuffer *b = evbuffer_new();
         evbuffer_add_printf(b, "{\"status\":\"ok\"}\n");
-        send_raw(r, 200, "application/json", b);
+        send_raw(a, r, 200, "application/json", b);
         evbuffer_free(b);
         return true;
     }
@@ -372,7 +398,7 @@ static bool health(app *a, struct evhttp_request *r, const char *path)
         evbuffer_add_printf(b, "{\"ready\":%s,\"redis\":%s,\"rules\":%s,\"stopping\":%s}\n",
                             ready ? "true" : "false", redis ? "true" : "false",
                             have_rules ? "true" : "false", a->stopping ? "true" : "false");
-        send_raw(r, ready ? 200 : 503, "application/json", b);
+        send_raw(a, r, ready ? 200 : 503, "application/json", b);
         evbuffer_free(b);
         return true;
     }
@@ -389,7 +415,7 @@ static void on_request(struct evhttp_request *r, void *arg)
         if (h->nconns > (size_t)h->a->cfg->max_connections) {
             evhttp_add_header(evhttp_request_get_output_headers(r), "Connection", "close");
             evhttp_add_header(evhttp_request_get_output_headers(r), "Retry-After", "1");
-            raw_problem(r, 503, "too-many-connections",
+            raw_problem(h->a, r, 503, "too-many-connections",
                         "The server holds as many connections as it may (max_connections); "
                         "retry in a moment or reuse an open connection.");
             return;
@@ -400,7 +426,7 @@ static void on_request(struct evhttp_request *r, void *arg)
     size_t plen = qmark ? (size_t)(qmark - uri) : strlen(uri);
     char path[512];
     if (plen >= sizeof(path)) {
-        raw_problem(r, 404, "not-found", "No such resource.");
+        raw_problem(h->a, r, 404, "not-found", "No such resource.");
         return;
     }
     memcpy(path, uri, plen);
@@ -427,18 +453,28 @@ static void on_request(struct evhttp_request *r, void *arg)
                 if (match(routes[i].pattern, path, NULL))
                     snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
                              allow[0] ? ", " : "", method_name(routes[i].method));
-            evhttp_add_header(evhttp_request_get_output_headers(r), "Allow", allow);
-            raw_problem(r, 405, "method-not-allowed",
+            struct evkeyvalq *out = evhttp_request_get_output_headers(r);
+            evhttp_add_header(out, "Allow", allow);
+            if (m == EVHTTP_REQ_OPTIONS) { /* a CORS preflight, answered without a token */
+                evhttp_add_header(out, "Access-Control-Allow-Methods", allow);
+                evhttp_add_header(out, "Access-Control-Allow-Headers",
+                                  "Authorization, Content-Type, Accept, Idempotency-Key, Prefer, "
+                                  "If-None-Match, Last-Event-ID");
+                evhttp_add_header(out, "Access-Control-Max-Age", "600");
+                send_raw(h->a, r, 204, NULL, NULL);
+                return;
+            }
+            raw_problem(h->a, r, 405, "method-not-allowed",
                         "This resource does not support this method; the Allow header lists "
                         "those it does.");
         } else {
-            raw_problem(r, 404, "not-found", "No such resource; the API lives under /v1/.");
+            raw_problem(h->a, r, 404, "not-found", "No such resource; the API lives under /v1/.");
         }
         return;
     }
     struct pending *p = calloc(1, sizeof(*p));
     if (p == NULL) {
-        raw_problem(r, 503, "unavailable", "Out of memory.");
+        raw_problem(h->a, r, 503, "unavailable", "Out of memory.");
         return;
     }
     http_req *q = &p->q; /* first member: http_reply frees p through q */

@@ -204,3 +204,43 @@ class AuthTest(PodiumTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class CorsTest(PodiumTestCase):
+    """cors_origins: listed origins get CORS headers, others none; OPTIONS is a preflight."""
+    leaders = ("amy",)
+    podiumd_args = ("--cors_origins", "https://intra.example.com, http://localhost:8080")
+
+    def test_allowed_origin_gets_cors_headers(self):
+        for origin in ("https://intra.example.com", "http://localhost:8080"):
+            with self.subTest(origin=origin):
+                r = self.req("GET", "/v1/challenges", headers={"Origin": origin})
+                self.assertEqual(r.status, 200)
+                self.assertEqual(r.header("Access-Control-Allow-Origin"), origin)
+                self.assertEqual(r.header("Vary"), "Origin")
+                self.assertIn("ETag", r.header("Access-Control-Expose-Headers"))
+        # Errors carry them too, so that a page can read the problem.
+        r = self.req("GET", "/v1/challenges", auth=None,
+                     headers={"Origin": "https://intra.example.com"})
+        self.assertEqual(r.status, 401)
+        self.assertEqual(r.header("Access-Control-Allow-Origin"), "https://intra.example.com")
+
+    def test_other_origin_gets_none(self):
+        for origin in ("https://evil.example.com", "https://intra.example.com.evil.net", "null"):
+            with self.subTest(origin=origin):
+                r = self.req("GET", "/v1/challenges", headers={"Origin": origin})
+                self.assertEqual(r.status, 200)
+                self.assertIsNone(r.header("Access-Control-Allow-Origin"))
+
+    def test_preflight(self):
+        r = self.req("OPTIONS", "/v1/events", auth=None, headers={
+            "Origin": "https://intra.example.com",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type"})
+        self.assertEqual(r.status, 204)
+        self.assertEqual(r.header("Access-Control-Allow-Origin"), "https://intra.example.com")
+        self.assertEqual(r.header("Access-Control-Allow-Methods"), "POST")
+        allowed = r.header("Access-Control-Allow-Headers").lower()
+        for h in ("authorization", "content-type", "idempotency-key", "prefer"):
+            self.assertIn(h, allowed)
+        self.assertEqual(self.req("OPTIONS", "/v1/nothing", auth=None).status, 404)

@@ -225,11 +225,13 @@ class BadInputTest(PodiumTestCase):
                     self.assertProblem(self.req(method, path, auth=auth), status)
 
     def test_head_options_and_unknown_methods(self):
-        # HEAD and OPTIONS reach podiumd and are not supported by any route.
-        for method in ("HEAD", "OPTIONS"):
-            with self.subTest(method=method):
-                r = self.req(method, "/v1/challenges")
-                self.assertEqual(r.status, 405, r)
+        # HEAD reaches podiumd and is not supported by any route; OPTIONS is
+        # a CORS preflight, answered 204 with the allowed methods.
+        r = self.req("HEAD", "/v1/challenges")
+        self.assertEqual(r.status, 405, r)
+        r = self.req("OPTIONS", "/v1/challenges")
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(r.header("Allow"), "GET")
         # Other methods are refused by the HTTP library itself (status only).
         for method in ("PATCH", "TRACE", "BREW"):
             with self.subTest(method=method):
