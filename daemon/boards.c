@@ -145,11 +145,6 @@ void boards_free(boards *bc)
     free(bc);
 }
 
-size_t boards_size(const boards *bc)
-{
-    return bc->n;
-}
-
 /* The newest known version of a board of org. */
 static int64_t known_version(boards *bc, const char *org, const char *board)
 {

@@ -48,7 +48,5 @@ void boards_note_version(void *bc, const char *board, int64_t version);
 void boards_get(boards *bc, const char *org, const rules_challenge *ch, const period *per,
                 const period *prev, int64_t offset, int64_t limit, const char *around,
                 boards_cb *cb, void *arg);
-/* Entries held, for tests and metrics. */
-size_t boards_size(const boards *bc);
 
 #endif

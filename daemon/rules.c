@@ -446,6 +446,18 @@ static bool get_id(pctx *c, json_t *obj, const char *key, bool required, const c
     return ok;
 }
 
+/* Reads id member "id" like get_id and checks it is not in `seen` (ids of
+ * earlier siblings, reported as duplicate `what`); *out is borrowed. */
+static bool get_unique_id(pctx *c, json_t *obj, json_t *seen, const char *what, const char **out)
+{
+    if (!get_id(c, obj, "id", true, out))
+        return false;
+    size_t old = jpath_key(&c->path, "id");
+    (void)is_duplicate(c, seen, *out, what);
+    jpath_pop(&c->path, old);
+    return true;
+}
+
 /* Reads one of the NULL-terminated `names` from member key; *out gets its
  * index. True when present and valid. */
 static bool get_enum(pctx *c, json_t *obj, const char *key, bool required, const char *const *names,
@@ -781,12 +793,8 @@ static void parse_goal(pctx *c, json_t *v, rules_challenge *ch, rules_goal *g, j
         return;
     }
     check_members(c, v, members);
-    if (get_id(c, v, "id", true, &s)) {
+    if (get_unique_id(c, v, seen, "goal id", &s))
         g->id = xstrdup(s);
-        size_t old = jpath_key(&c->path, "id");
-        (void)is_duplicate(c, seen, s, "goal id");
-        jpath_pop(&c->path, old);
-    }
     if (get_string(c, v, "activity", true, 1, SIZE_MAX, "an activity type from /activities", &s)) {
         size_t old = jpath_key(&c->path, "activity");
         int k = activity_ref(c, s);
@@ -913,11 +921,8 @@ static void parse_challenge(pctx *c, json_t *v, rules_challenge *ch, json_t *ids
         return;
     }
     check_members(c, v, members);
-    if (get_id(c, v, "id", true, &s)) {
+    if (get_unique_id(c, v, ids, "challenge id", &s)) {
         ch->id = xstrdup(s);
-        old = jpath_key(&c->path, "id");
-        (void)is_duplicate(c, ids, s, "challenge id");
-        jpath_pop(&c->path, old);
     }
     if (get_string(c, v, "name", true, 1, NAME_MAX_CHARS, "a name of 1 to 100 characters", &s))
         ch->name = xstrdup(s);

@@ -52,7 +52,6 @@ struct store {
     bool ready;
     bool closing;
     int failures; /* connect attempts failed in a row */
-    size_t pending;
     char sha[STORE_SCRIPT_COUNT][41];
     store_ready_cb *on_ready;
     void *on_ready_arg;
@@ -105,7 +104,6 @@ static void on_loaded(redisAsyncContext *ac, void *reply, void *priv)
     redisReply *r = reply;
     if (s == NULL)
         return;
-    s->pending--;
     if (r == NULL)
         return; /* disconnect path handles it */
     if (r->type == REDIS_REPLY_ERROR) {
@@ -140,7 +138,6 @@ static void on_connect(const redisAsyncContext *cac, int status)
     s->loading = STORE_SCRIPT_COUNT;
     if (s->pass[0]) {
         s->loading++;
-        s->pending++;
         if (s->user[0])
             redisAsyncCommand(ac, on_loaded, NULL, "AUTH %s %s", s->user, s->pass);
         else
@@ -150,11 +147,9 @@ static void on_connect(const redisAsyncContext *cac, int status)
         char db[16];
         snprintf(db, sizeof(db), "%d", s->db);
         s->loading++;
-        s->pending++;
         redisAsyncCommand(ac, on_loaded, NULL, "SELECT %s", db);
     }
     for (int i = 0; i < STORE_SCRIPT_COUNT; i++) {
-        s->pending++;
         redisAsyncCommand(ac, on_loaded, NULL, "SCRIPT LOAD %s", scripts[i].body);
     }
 }
@@ -292,18 +287,10 @@ bool store_ready(const store *s)
     return s && s->ready;
 }
 
-size_t store_pending(const store *s)
-{
-    return s ? s->pending : 0;
-}
-
 /* Plain command reply: hand it on. */
 static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
-    store *s = ac->data;
     struct call *c = priv;
-    if (s)
-        s->pending--;
     c->cb(c->arg, reply);
     free(c);
 }
@@ -322,7 +309,6 @@ int store_command(store *s, store_cb *cb, void *arg, int argc, const char **argv
         free(c);
         return -1;
     }
-    s->pending++;
     return 0;
 }
 
@@ -335,7 +321,6 @@ static void on_script_reply(redisAsyncContext *ac, void *reply, void *priv)
     struct call *c = priv;
     redisReply *r = reply;
     store *s = c->s;
-    s->pending--;
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0 && !c->retried) {
         c->retried = true;
         log_info("redis: %s was not loaded; sending it again", scripts[c->id].name);
@@ -365,7 +350,6 @@ static int send_call(store *s, struct call *c)
     if (redisAsyncCommandArgv(s->ac, on_script_reply, c, c->argc + 3, c->argv, c->argvlen) !=
         REDIS_OK)
         return -1;
-    s->pending++;
     return 0;
 }
 

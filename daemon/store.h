@@ -50,8 +50,6 @@ int store_command(store *s, store_cb *cb, void *arg, int argc, const char **argv
 int store_script(store *s, store_script_id id, int nkeys, int argc, const char **argv,
                  const size_t *argvlen, store_cb *cb, void *arg)
     __attribute__((warn_unused_result));
-/* Count of commands sent and not answered yet. */
-size_t store_pending(const store *s);
 
 /* Reply accessors; all accept NULL and answer as for an empty reply. */
 bool store_reply_is_error(const store_reply *r);

@@ -600,6 +600,20 @@ const char *tz_name(const tz *z)
     return z->name;
 }
 
+/* Largest i with trans[i] <= t, for trans[0] <= t (binary search). */
+static size_t trans_index(const tz *z, int64_t t)
+{
+    size_t lo = 0, hi = z->ntrans; /* trans[lo] <= t < trans[hi], trans[ntrans] = +inf */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (z->trans[mid] <= t)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 int32_t tz_offset(const tz *z, int64_t t)
 {
     t = clamp_t(t);
@@ -609,16 +623,7 @@ int32_t tz_offset(const tz *z, int64_t t)
         return z->first_off;
     if (t > z->trans[z->ntrans - 1] && z->has_rule)
         return rule_offset(&z->rule, t);
-    /* Largest i with trans[i] <= t; trans[lo] <= t holds throughout. */
-    size_t lo = 0, hi = z->ntrans;
-    while (hi - lo > 1) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (z->trans[mid] <= t)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return z->trans_off[lo];
+    return z->trans_off[trans_index(z, t)];
 }
 
 /* First instant after t at which the zone may change offset; false if none. */
@@ -630,15 +635,7 @@ static bool tz_next_change(const tz *z, int64_t t, int64_t *when)
         *when = z->trans[0];
         return true;
     }
-    size_t lo = 0, hi = z->ntrans - 1; /* trans[lo] <= t < trans[hi] */
-    while (hi - lo > 1) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (z->trans[mid] <= t)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    *when = z->trans[hi];
+    *when = z->trans[trans_index(z, t) + 1]; /* t < trans[ntrans - 1] here */
     return true;
 }
 
