@@ -179,55 +179,114 @@ static void args_reset(struct args *a)
     a->len = a->n = 0;
 }
 
-/* Buffers of one call, kept between calls so that flushing allocates
- * nothing in the steady state. */
-/* The events of a call as one flat MessagePack array (see score.lua). */
+/* Empties a keytab, keeping its memory. */
+static void keytab_reset(struct keytab *t)
+{
+    args_reset(&t->a);
+    if (t->slots)
+        memset(t->slots, 0, t->nslots * sizeof(uint32_t));
+}
+
+/* Frees a keytab. */
+static void keytab_free(struct keytab *t)
+{
+    args_free(&t->a);
+    free(t->slots);
+}
+
+/* The argument A of a call (see score.lua), a flat MessagePack array. */
 struct mp {
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    uint32_t count; /* values packed after the array header */
+    uint32_t count; /* values packed */
 };
 
+/* One board of a call. */
+struct board {
+    size_t key;  /* KEYS index */
+    size_t name; /* index in scratch.names */
+    uint32_t m;  /* members so far */
+};
+
+/* One board member of a call: a leader on a board. */
+struct member {
+    uint32_t board, leader, slot; /* board and leader number, slot on the board (1-based) */
+    bool rank;                    /* some request wants its rank */
+};
+
+/* Buffers of one call, kept between calls so that flushing allocates
+ * nothing in the steady state. A call's parts are deduplicated here, in
+ * tables that give each distinct string its 1-based number. */
 struct scratch {
-    struct keytab keys;
-    struct args head, boards, av;
-    struct mp mp;
-    size_t *board_keys, cap_boards;
+    struct keytab keys;             /* KEYS */
+    struct keytab leaders;          /* leader ids */
+    struct keytab ids;              /* ids of idempotent events */
+    struct keytab members;          /* board number + leader id -> member number */
+    struct args head;               /* ARGV before A */
+    struct args names;              /* board names */
+    struct mp parts, groups;        /* A's leading parts; its groups, packed as they come */
+    size_t *caps, n_caps, cap_caps; /* cap counter KEYS indices */
+    struct board *boards;
+    size_t n_boards, cap_boards;
+    struct member *mem; /* by member number - 1 */
+    size_t cap_mem;
     const char **argv;
     size_t *lens, cap_argv;
 };
 
+/* Empties a MessagePack buffer. */
+static void mp_reset(struct mp *m)
+{
+    msgpack_sbuffer_clear(&m->sb);
+    msgpack_packer_init(&m->pk, &m->sb, msgpack_sbuffer_write);
+    m->count = 0;
+}
+
 /* Empties the scratch buffers for the next call. */
 static void scratch_reset(struct scratch *x)
 {
-    args_reset(&x->keys.a);
-    if (x->keys.slots)
-        memset(x->keys.slots, 0, x->keys.nslots * sizeof(uint32_t));
+    keytab_reset(&x->keys);
+    keytab_reset(&x->leaders);
+    keytab_reset(&x->ids);
+    keytab_reset(&x->members);
     args_reset(&x->head);
-    args_reset(&x->boards);
-    args_reset(&x->av);
-    msgpack_sbuffer_clear(&x->mp.sb);
-    msgpack_packer_init(&x->mp.pk, &x->mp.sb, msgpack_sbuffer_write);
-    /* array32 header; the count is written when the call is complete */
-    msgpack_sbuffer_write(&x->mp.sb, "\xdd\0\0\0\0", 5);
-    x->mp.count = 0;
+    args_reset(&x->names);
+    mp_reset(&x->parts);
+    mp_reset(&x->groups);
+    x->n_caps = x->n_boards = 0;
 }
 
 /* Frees the scratch buffers. */
 static void scratch_free(struct scratch *x)
 {
-    args_free(&x->keys.a);
-    free(x->keys.slots);
+    keytab_free(&x->keys);
+    keytab_free(&x->leaders);
+    keytab_free(&x->ids);
+    keytab_free(&x->members);
     args_free(&x->head);
-    args_free(&x->boards);
-    args_free(&x->av);
-    msgpack_sbuffer_destroy(&x->mp.sb);
-    free(x->board_keys);
+    args_free(&x->names);
+    msgpack_sbuffer_destroy(&x->parts.sb);
+    msgpack_sbuffer_destroy(&x->groups.sb);
+    free(x->caps);
+    free(x->boards);
+    free(x->mem);
     free(x->argv);
     free(x->lens);
 }
 
-/* Packs one integer into the call's event array. */
+/* Grows an array of n_have used elements to hold one more. */
+static void *grow(void *p, size_t *cap, size_t n_have, size_t size)
+{
+    if (n_have < *cap)
+        return p;
+    *cap = *cap * 2 + 16;
+    p = realloc(p, *cap * size);
+    if (p == NULL)
+        abort();
+    return p;
+}
+
+/* Packs one integer into A. */
 static void mp_int(struct mp *m, int64_t v)
 {
     msgpack_pack_int64(&m->pk, v);
@@ -240,6 +299,13 @@ static void mp_str(struct mp *m, const char *s, size_t len)
     msgpack_pack_str(&m->pk, len);
     msgpack_pack_str_body(&m->pk, s, len);
     m->count++;
+}
+
+/* Packs one integer as text, for the result strings score.lua builds. */
+static void mp_int_text(struct mp *m, int64_t v)
+{
+    char num[24];
+    mp_str(m, num, util_i64toa(v, num));
 }
 
 /* Packs one boolean. */
@@ -627,75 +693,134 @@ static void event_json(struct mp *m, const event *ev)
 }
 
 /* The 1-based board number of a challenge period in this call, adding the
- * board (key index, name, start) when it is new. */
-static size_t board_number(const char *org, const rules_challenge *ch, const period *per,
-                           struct keytab *keys, struct args *boards, size_t *n_boards,
-                           size_t *board_keys)
+ * board when it is new. */
+static uint32_t board_number(struct scratch *x, const char *org, const rules_challenge *ch,
+                             const period *per)
 {
     char key[KEYS_MAX];
     int n = keys_board(key, org, ch->id, per->id);
-    size_t ki = keytab_index(keys, key, (size_t)n), b;
-    for (b = 0; b < *n_boards && board_keys[b] != ki; b++)
+    size_t ki = keytab_index(&x->keys, key, (size_t)n), b;
+    for (b = 0; b < x->n_boards && x->boards[b].key != ki; b++)
         ;
-    if (b == *n_boards) {
-        board_keys[(*n_boards)++] = ki;
-        args_int(boards, (int64_t)ki);
+    if (b == x->n_boards) {
+        x->boards = grow(x->boards, &x->cap_boards, x->n_boards, sizeof(*x->boards));
         n = keys_board_name(key, ch->id, per->id);
-        args_add(boards, key, (size_t)n);
-        args_int(boards, per->start);
+        args_add(&x->names, key, (size_t)n);
+        x->boards[x->n_boards++] = (struct board){ki, x->names.n - 1, 0};
     }
-    return b + 1;
+    return (uint32_t)b + 1;
 }
 
-/* Writes one group's events into the call's KEYS and ARGV: per event its
- * challenges, each with its period board and all-time board (see score.lua). */
-static void build_group(const char *org, struct group *g, struct keytab *keys, struct mp *av,
-                        struct args *boards, size_t *n_boards, size_t *board_keys)
+/* The slot (1-based) of a leader among a board's members in this call,
+ * adding the member when it is new. */
+static uint32_t member_slot(struct scratch *x, uint32_t board, uint32_t leader, const char *id,
+                            bool rank)
+{
+    char key[4 + EVENT_NAME_MAX + 1];
+    size_t len = strlen(id);
+    memcpy(key, &board, 4);
+    memcpy(key + 4, id, len);
+    size_t before = x->members.a.n, mi = keytab_index(&x->members, key, 4 + len);
+    if (mi > before) {
+        x->mem = grow(x->mem, &x->cap_mem, before, sizeof(*x->mem));
+        x->mem[mi - 1] = (struct member){board, leader, ++x->boards[board - 1].m, false};
+    }
+    x->mem[mi - 1].rank |= rank;
+    return x->mem[mi - 1].slot;
+}
+
+/* Packs one group's events into A's groups part, registering the leaders,
+ * ids, boards, members and cap counters they use (see score.lua). */
+static void build_group(struct scratch *x, const char *org, struct group *g)
 {
     const rules *r = g->rr->r;
+    struct mp *av = &x->groups;
     char key[KEYS_MAX];
     mp_int(av, (int64_t)g->b.n);
-    mp_bool(av, g->ranks);
     for (size_t i = 0; i < g->b.n; i++) {
         const event *ev = &g->b.v[i];
         const struct plan *p = &g->plans[i];
         const rules_activity *act = &r->activities[p->activity];
         int64_t at = ev->at >= 0 ? ev->at / 1000 : -((-ev->at + 999) / 1000);
-        size_t n_ch = 0;
-        for (size_t s = 0; s < p->n_std; s++)
-            n_ch +=
-                s == 0 || g->stds[p->first + s].challenge != g->stds[p->first + s - 1].challenge;
-        mp_str(av, ev->id, strlen(ev->id));
+        size_t idlen = strlen(ev->id), llen = strlen(ev->leader);
+        uint32_t leader = (uint32_t)keytab_index(&x->leaders, ev->leader, llen);
+        mp_str(av, ev->id, idlen);
         mp_bool(av, !p->generated);
-        mp_str(av, ev->leader, strlen(ev->leader));
-        mp_int(av, p->points);
+        if (!p->generated)
+            keytab_index(&x->ids, ev->id, idlen);
+        mp_int(av, leader);
+        mp_int_text(av, p->points);
         event_json(av, ev);
-        mp_int(av, at);
-        mp_int(av, (int64_t)n_ch);
+        mp_int(av, (int64_t)p->n_std);
         for (size_t s = 0; s < p->n_std; s++) {
             const struct pstd *ps = &g->stds[p->first + s];
             const rules_challenge *ch = &r->challenges[ps->challenge];
-            mp_int(av,
-                   (int64_t)board_number(org, ch, &ps->per, keys, boards, n_boards, board_keys));
-            if (s + 1 < p->n_std && ps[1].challenge == ps->challenge) { /* its all-time board */
-                s++;
-                mp_int(av, (int64_t)board_number(org, ch, &ps[1].per, keys, boards, n_boards,
-                                                 board_keys));
-            } else {
-                mp_int(av, 0);
-            }
-            mp_int(av, ch->scoring == RULES_SCORE_COUNT ? 1 : p->points);
+            uint32_t b = board_number(x, org, ch, &ps->per);
+            int64_t pts = ch->scoring == RULES_SCORE_COUNT ? 1 : p->points;
+            int64_t reached = at - ps->per.start; /* see score.lua for the composite */
+            if (reached < 0)
+                reached = 0;
+            else if (reached > (int64_t)UINT32_MAX)
+                reached = UINT32_MAX;
+            mp_int(av, b);
+            mp_int(av, member_slot(x, b, leader, ev->leader, g->ranks));
+            mp_int(av, pts);
+            char pfx[EVENT_NAME_MAX + PERIOD_ID_MAX + 32];
+            size_t n = (size_t)keys_board_name(pfx, ch->id, ps->per.id);
+            pfx[n++] = '|';
+            n += util_i64toa(pts, pfx + n);
+            mp_str(av, pfx, n);
+            mp_int(av, reached);
             if (act->daily_cap > 0) {
                 char date[11];
                 period_local_date(ch->zone, at, date);
-                int n = keys_cap(key, org, ev->leader, ev->type, ch->id, date);
-                mp_int(av, (int64_t)keytab_index(keys, key, (size_t)n));
+                int kn = keys_cap(key, org, ev->leader, ev->type, ch->id, date);
+                size_t before = x->keys.a.n, ki = keytab_index(&x->keys, key, (size_t)kn);
+                if (ki > before) {
+                    x->caps = grow(x->caps, &x->cap_caps, x->n_caps, sizeof(*x->caps));
+                    x->caps[x->n_caps++] = ki;
+                }
+                mp_int(av, (int64_t)ki);
                 mp_int(av, act->daily_cap);
             } else {
                 mp_int(av, 0);
                 mp_int(av, 0);
             }
         }
+    }
+}
+
+/* Packs every string of a keytab into A, after its count. */
+static void pack_list(struct mp *m, const struct keytab *t)
+{
+    mp_int(m, (int64_t)t->a.n);
+    for (size_t i = 0; i < t->a.n; i++)
+        mp_str(m, t->a.buf + t->a.off[i], t->a.lens[i]);
+}
+
+/* Packs A's leading parts: leaders, ids, cap counters, boards with their
+ * members (see score.lua). */
+static void pack_parts(struct scratch *x)
+{
+    struct mp *m = &x->parts;
+    pack_list(m, &x->leaders);
+    pack_list(m, &x->ids);
+    mp_int(m, (int64_t)x->n_caps);
+    for (size_t i = 0; i < x->n_caps; i++)
+        mp_int(m, (int64_t)x->caps[i]);
+    mp_int(m, (int64_t)x->n_boards);
+    const struct args *l = &x->leaders.a;
+    for (uint32_t b = 1; b <= x->n_boards; b++) {
+        const struct board *bd = &x->boards[b - 1];
+        mp_int(m, (int64_t)bd->key);
+        mp_str(m, x->names.buf + x->names.off[bd->name], x->names.lens[bd->name]);
+        mp_int(m, bd->m);
+        for (size_t i = 0; i < x->members.a.n; i++)
+            if (x->mem[i].board == b)
+                mp_str(m, l->buf + l->off[x->mem[i].leader - 1], l->lens[x->mem[i].leader - 1]);
+        for (size_t i = 0; i < x->members.a.n; i++)
+            if (x->mem[i].board == b)
+                mp_bool(m, x->mem[i].rank);
     }
 }
 
@@ -715,7 +840,7 @@ static void flush(ingest *in)
         return;
     struct scratch *x = in->x;
     struct call *c = calloc(1, sizeof(*c));
-    size_t n_boards = 0, events = 0;
+    size_t events = 0;
     char key[KEYS_MAX];
     const char *org = in->head->org;
     if (c == NULL)
@@ -745,14 +870,7 @@ static void flush(ingest *in)
             break;
         *prev = g->next;
         g->next = NULL;
-        size_t need = n_boards + g->b.n * (2 * g->rr->r->n_challenges + 1);
-        if (need > x->cap_boards) {
-            x->cap_boards = need * 2;
-            x->board_keys = realloc(x->board_keys, x->cap_boards * sizeof(size_t));
-            if (x->board_keys == NULL)
-                abort();
-        }
-        build_group(org, g, &x->keys, &x->mp, &x->boards, &n_boards, x->board_keys);
+        build_group(x, org, g);
         events += g->b.n;
         *tailp = g;
         tailp = &g->next;
@@ -763,20 +881,22 @@ static void flush(ingest *in)
         in->tail = g;
     in->queued -= events;
 
-    /* KEYS, then the header, boards and groups of ARGV (see score.lua). */
-    args_int(&x->head, now);
+    /* KEYS, two header strings, then A: an array32 header, the leading
+     * parts, the number of groups and the groups (see score.lua). */
     args_int(&x->head, (window + 1) * ttl + ttl);
     args_int(&x->head, buckets);
-    args_int(&x->head, (int64_t)n_boards);
-    args_int(&x->head, (int64_t)c->n_groups);
-    uint32_t count = x->mp.count;
-    unsigned char *hdr = (unsigned char *)x->mp.sb.data;
+    struct mp *m = &x->parts;
+    msgpack_sbuffer_write(&m->sb, "\xdd\0\0\0\0", 5);
+    pack_parts(x);
+    mp_int(m, (int64_t)c->n_groups);
+    msgpack_sbuffer_write(&m->sb, x->groups.sb.data, x->groups.sb.size);
+    uint32_t count = m->count + x->groups.count;
+    unsigned char *hdr = (unsigned char *)m->sb.data;
     hdr[1] = (unsigned char)(count >> 24);
     hdr[2] = (unsigned char)(count >> 16);
     hdr[3] = (unsigned char)(count >> 8);
     hdr[4] = (unsigned char)count;
-    args_add(&x->av, x->mp.sb.data, x->mp.sb.size);
-    size_t argc = x->keys.a.n + x->head.n + x->boards.n + x->av.n, n = 0;
+    size_t argc = x->keys.a.n + x->head.n + 1, n = 0;
     if (argc > x->cap_argv) {
         x->cap_argv = argc * 2;
         x->argv = realloc(x->argv, x->cap_argv * sizeof(char *));
@@ -786,8 +906,8 @@ static void flush(ingest *in)
     }
     collect(x, &x->keys.a, &n);
     collect(x, &x->head, &n);
-    collect(x, &x->boards, &n);
-    collect(x, &x->av, &n);
+    x->argv[n] = m->sb.data;
+    x->lens[n] = m->sb.size;
     in->inflight++;
     if (store_script(in->st, STORE_SCRIPT_SCORE, (int)x->keys.a.n, (int)argc, x->argv, x->lens,
                      on_reply, c) < 0) {

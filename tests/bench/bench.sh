@@ -6,6 +6,9 @@
 #
 #   bash tests/bench/bench.sh [seconds per run, default 10]
 #
+# ONLY="post1.lua read.lua" limits the runs to those wrk scripts; CONNS sets
+# the connections (default 32), LEADERS the leaders (default 1000).
+#
 # Load generator, daemon and Redis share the machine, as in the targets of
 # the issues. Every server is started on a free loopback port and stopped.
 set -euo pipefail
@@ -50,16 +53,23 @@ done | redis-cli -p "$rport" >/dev/null
 export TOKEN=$(curl -sf -X POST -H "Authorization: Bearer $admin" "$base/v1/admin/tokens" \
     -d '{"role":"ingest"}' | sed 's/.*"token":"\([^"]*\)".*/\1/')
 
+# CPU time (clock ticks) a process has used so far.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 evalsha() { redis-cli -p "$rport" info commandstats | tr -d '\r' | awk -F'[=,:]' '/cmdstat_evalsha/ {print $3, $5}'; }
 run() { # name script events-per-request
     local name=$1 script=$2 per=$3
+    case " ${ONLY:-$name} " in *" $script "* | " $name ") ;; *) return 0 ;; esac
     redis-cli -p "$rport" config resetstat >/dev/null
-    local out
+    local out t0d t0r
+    t0d=$(ticks "$dpid") t0r=$(ticks "$rpid")
     out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s "tests/bench/$script" "$base" 2>"$tmp/wrk.err")
     local rps p99
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
     read -r calls usec <<<"$(evalsha)" || true
+    local cpu
+    cpu=$(awk -v d=$(($(ticks "$dpid") - t0d)) -v r=$(($(ticks "$rpid") - t0r)) -v hz="$(getconf CLK_TCK)" \
+        -v s="$secs" 'BEGIN {printf "cpu podiumd %d%% redis %d%%", 100 * d / hz / s, 100 * r / hz / s}')
     usec=$(awk -v u="$usec" -v c="$calls" 'BEGIN {printf "%.0f", c ? u / c : 0}')
     [ -n "${BENCH_STATS:-}" ] && redis-cli -p "$rport" info commandstats | head -20
     if [ "$per" = 0 ]; then
@@ -68,6 +78,7 @@ run() { # name script events-per-request
         printf '%-32s %10.0f requests/s %10.0f events/s   p99 %-8s' "$name" "$rps" \
             "$(awk -v r="$rps" -v p="$per" 'BEGIN {print r * p}')" "$p99"
     fi
+    printf ' %s' "$cpu"
     if [ -n "${calls:-}" ] && [ "$per" != 0 ]; then
         local events
         events=$(awk -v r="$rps" -v p="$per" -v s="$secs" 'BEGIN {print r * p * s}')
@@ -85,6 +96,7 @@ run "100-event batches, ${conns}c" post100.lua 100
 MINIMAL=1 run "100-event, no ranks, ${conns}c" post100.lua 100
 conns=$((conns / 2))
 run "top-10 reads" read.lua 0
+[ -n "${ONLY:-}" ] && exit 0
 # Redis alone: the scoring script for one event per call, sent straight to
 # Redis (pipelined, so client and network cost nothing), for comparison with
 # what podiumd gets out of it: calls/s = 1e6 / Redis's microseconds per call.
