@@ -169,6 +169,8 @@ static const char *phrase(int status)
         return "Content Too Large";
     case 415:
         return "Unsupported Media Type";
+    case 431:
+        return "Request Header Fields Too Large";
     case 422:
         return "Unprocessable Content";
     case 500:
@@ -280,6 +282,61 @@ void http_unavailable(http_req *q)
     http_problem(q, 503, "unavailable",
                  "Redis cannot be reached right now; nothing was changed. Retry in a moment.",
                  NULL);
+}
+
+/*
+ * Answers libevent gives by itself. Before any callback of ours runs,
+ * evhttp refuses a request it cannot parse (400), with a method it does
+ * not know (501), whose headers pass max_headers (400 or 413) or whose body
+ * passes max_body (413), and does so
+ * through evhttp_send_error, which writes an HTML page. podiumd defines
+ * evhttp_send_error here instead: libevent calls it through its PLT, so the
+ * dynamic linker binds those calls to this definition and every error a
+ * client sees is problem+json. test_bad_input checks these bodies, so a
+ * libevent built to bind its own calls (-Bsymbolic) would be noticed.
+ * podiumd itself never calls evhttp_send_error.
+ */
+static size_t limit_body, limit_headers; /* set by http_server_new */
+
+void evhttp_send_error(struct evhttp_request *r, int status, const char *reason)
+{
+    char detail[256];
+    const char *slug = "bad-request";
+    const char *len = evhttp_find_header(evhttp_request_get_input_headers(r), "Content-Length");
+    (void)reason;
+    if (status == 413 && len && strtoull(len, NULL, 10) > limit_body) {
+        slug = "body-too-large";
+        snprintf(detail, sizeof(detail),
+                 "The request body is larger than this server accepts (max_body, %zu bytes); "
+                 "send fewer events per request.",
+                 limit_body);
+    } else if (status == 413) {
+        status = 431;
+        slug = "headers-too-large";
+        snprintf(detail, sizeof(detail),
+                 "The request line and headers are larger than this server accepts "
+                 "(max_headers, %zu bytes).",
+                 limit_headers);
+    } else if (status == 400) {
+        snprintf(detail, sizeof(detail),
+                 "The request is not valid HTTP/1.1: its request line, method or headers cannot "
+                 "be read, or the headers are larger than max_headers (%zu bytes).",
+                 limit_headers);
+    } else if (status == 501) {
+        slug = "method-not-implemented";
+        snprintf(detail, sizeof(detail),
+                 "The request method is not one HTTP/1.1 defines; podiumd serves GET, POST, "
+                 "PUT, DELETE and OPTIONS.");
+    } else {
+        snprintf(detail, sizeof(detail), "The HTTP server refused this request.");
+    }
+    struct evbuffer *b = problem_body(status, slug, detail, NULL);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r);
+    evhttp_add_header(h, "Connection", "close");
+    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    evhttp_add_header(h, "Content-Type", "application/problem+json");
+    evhttp_send_reply(r, status, phrase(status), b);
+    evbuffer_free(b);
 }
 
 /* Problem answer for a request without an http_req. */
@@ -514,12 +571,16 @@ http_server *http_server_new(app *a, char *err, size_t errlen)
         free(h);
         return NULL;
     }
+    limit_body = (size_t)cfg->max_body;
+    limit_headers = (size_t)cfg->max_headers;
     evhttp_set_max_body_size(h->http, (ev_ssize_t)cfg->max_body);
     evhttp_set_max_headers_size(h->http, (ev_ssize_t)cfg->max_headers);
     evhttp_set_timeout(h->http, (int)cfg->read_timeout);
+    /* Every method evhttp knows reaches the router, which answers 405 with Allow. */
     evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                             EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
-                                            EVHTTP_REQ_OPTIONS);
+                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH |
+                                            EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
     evhttp_set_gencb(h->http, on_request, h);
     h->sock = evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
     if (h->sock == NULL) {

@@ -232,25 +232,32 @@ class BadInputTest(PodiumTestCase):
         r = self.req("OPTIONS", "/v1/challenges")
         self.assertEqual(r.status, 204, r)
         self.assertEqual(r.header("Allow"), "GET")
-        # Other methods are refused by the HTTP library itself (status only).
-        for method in ("PATCH", "TRACE", "BREW"):
+        # Every method libevent knows reaches the router: 405 with Allow.
+        for method in ("PATCH", "TRACE"):
             with self.subTest(method=method):
                 r = self.req(method, "/v1/challenges")
-                self.assertIn(r.status, (400, 405, 501), r)
-                self.assertNotEqual(r.status, 200)
+                self.assertProblem(r, 405)
+                self.assertEqual(r.header("Allow"), "GET")
+        # A method it does not know is refused by libevent itself, still as
+        # problem+json (see evhttp_send_error in http_server.c).
+        r = self.req("BREW", "/v1/challenges")
+        self.assertProblem(r, 501)
+        self.assertIn("GET, POST, PUT, DELETE and OPTIONS", r.json()["detail"])
 
     def test_headers_over_the_limit(self):
-        """max_headers is 16 KiB by default; libevent answers 400 itself."""
+        """max_headers is 16 KiB by default; libevent refuses the request
+        itself, and podiumd's evhttp_send_error makes that problem+json."""
         before = self.snapshot()
         r = self.req("POST", "/v1/events", json_body=ev(), headers={"X-Filler": "f" * 20000})
-        self.assertEqual(r.status, 400, r)
+        self.assertIn(r.status, (400, 431), r)
+        self.assertProblem(r, r.status)
+        self.assertIn("max_headers (16384 bytes)", r.json()["detail"])
         self.assertUnchanged(before)
         self.assertEqual(self.post("bob", "reply").status, 200)
 
     def test_body_over_the_limit(self):
         """max_body is 1 MiB by default: a bigger body is refused (413) before
-        it is read. evhttp answers this one itself, so only the status is
-        checked."""
+        it is read, as problem+json although libevent answers it itself."""
         before = self.snapshot()
         tok = self.d.admin_token
         with socket.create_connection(("127.0.0.1", self.d.port), timeout=5) as s:
@@ -260,7 +267,7 @@ class BadInputTest(PodiumTestCase):
             s.sendall(b"{" + b" " * 65536)
             data = b""
             deadline = time.monotonic() + 5
-            while b"\r\n" not in data and time.monotonic() < deadline:
+            while time.monotonic() < deadline:  # the server closes after answering
                 try:
                     chunk = s.recv(4096)
                 except ConnectionResetError:
@@ -269,6 +276,11 @@ class BadInputTest(PodiumTestCase):
                     break
                 data += chunk
         self.assertTrue(data.startswith(b"HTTP/1.1 413"), data[:200])
+        self.assertIn(b"Content-Type: application/problem+json", data)
+        self.assertIn(b"Connection: close", data)
+        body = json.loads(data.split(b"\r\n\r\n", 1)[1])
+        self.assertEqual(body["status"], 413)
+        self.assertIn("max_body, 1048576 bytes", body["detail"])
         self.assertUnchanged(before, "an oversized body")
         # The daemon is fine afterwards.
         self.assertEqual(self.post("bob", "reply").status, 200)
