@@ -17,6 +17,7 @@ struct ingest;
 struct auth;
 struct boards;
 struct http_server;
+struct rulesync;
 
 typedef struct app {
     struct event_base *base;
@@ -26,7 +27,9 @@ typedef struct app {
     struct auth *au;
     struct boards *bc;
     struct http_server *http;
+    struct rulesync *rs;     /* the rules' life cycle (rulesync.c) */
     int64_t rules_loaded_ms; /* when the rules in force were installed, 0 = none */
+    int64_t rules_version;   /* their version in Redis; 0 = none (or not stored yet) */
     bool stopping;
 } app;
 

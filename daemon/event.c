@@ -33,6 +33,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "url.h"
 #include "util.h"
 
 enum field { F_ID, F_LEADER, F_TYPE, F_AT, F_CHANNEL, F_STAKEHOLDER, F_URL, F_NOTE, F_COUNT };
@@ -275,6 +276,11 @@ static void event_set_field(parse_ctx *c, event *ev, int f, const char *s, size_
         }
         if (!utf8_check(s, len, &chars)) {
             report_field(c, f, "must be valid UTF-8");
+            return;
+        }
+        char norm[URL_OUT_MAX];
+        if (url_normalize(s, norm, sizeof(norm)) < 0) {
+            report_field(c, f, "is not a URL Podium can read: check its host, port and %%-escapes");
             return;
         }
         free(ev->url);

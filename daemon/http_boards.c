@@ -16,6 +16,7 @@
 #include "boards.h"
 #include "http_server.h"
 #include "ingest.h"
+#include "results.h"
 #include "jsonw.h"
 #include "keys.h"
 #include "store.h"
@@ -212,12 +213,83 @@ struct leader_read {
     } boards[2 * RULES_MAX_CHALLENGES];
 };
 
-/* leader.lua reply: profile, then score and rank per board. */
+/* The current streak of a day state "day:mask:streak" (score.lua): the
+ * streak while its last active day is today or yesterday, else 0. */
+static int64_t current_streak(const char *state, int64_t today)
+{
+    long long day, mask, streak;
+    if (state == NULL || sscanf(state, "%lld:%lld:%lld", &day, &mask, &streak) != 3)
+        return 0;
+    return day >= today - 1 ? streak : 0;
+}
+
+/* Appends the badges of challenge ch from the badges hash reply
+ * ("{ch}:{per}:{goal}" -> "badge|at"). */
+static void badges_json(struct evbuffer *b, const store_reply *badges, const char *ch)
+{
+    size_t chlen = strlen(ch), n = 0;
+    evbuffer_add(b, ",\"badges\":[", 11);
+    for (size_t i = 0; i + 1 < store_reply_len(badges); i += 2) {
+        const char *f = store_reply_str(store_reply_at(badges, i), NULL);
+        const char *v = store_reply_str(store_reply_at(badges, i + 1), NULL);
+        if (f == NULL || v == NULL || strncmp(f, ch, chlen) != 0 || f[chlen] != ':')
+            continue;
+        const char *per = f + chlen + 1, *goal = strrchr(per, ':');
+        const char *bar = strrchr(v, '|');
+        if (goal == NULL || bar == NULL)
+            continue;
+        char badge[256], per_id[PERIOD_ID_MAX + 1], when[32];
+        snprintf(badge, sizeof(badge), "%.*s", (int)(bar - v), v);
+        snprintf(per_id, sizeof(per_id), "%.*s", (int)(goal - per), per);
+        int64_t at;
+        if (!util_parse_i64(bar + 1, 0, INT64_MAX / 1000, &at))
+            at = 0;
+        util_format_rfc3339(at * 1000, when);
+        evbuffer_add_printf(b, "%s{\"goal\":", n++ ? "," : "");
+        jsonw_str(b, goal + 1);
+        evbuffer_add(b, ",\"badge\":", 9);
+        jsonw_str(b, badge);
+        evbuffer_add(b, ",\"period\":", 10);
+        jsonw_str(b, per_id);
+        evbuffer_add_printf(b, ",\"at\":\"%s\"}", when);
+    }
+    evbuffer_add(b, "]", 1);
+}
+
+/* Appends the recent events ("event JSON\nresult string", newest first). */
+static void recent_json(struct evbuffer *b, const rules *r, const store_reply *list)
+{
+    evbuffer_add(b, ",\"recent\":[", 11);
+    for (size_t i = 0, n = 0; i < store_reply_len(list); i++) {
+        size_t len;
+        const char *s = store_reply_str(store_reply_at(list, i), &len);
+        const char *nl = s ? memchr(s, '\n', len) : NULL;
+        if (nl == NULL)
+            continue;
+        const char *res = nl + 1;
+        size_t rlen = len - (size_t)(res - s), k = score_result_count(res, rlen);
+        score_standing std[2 * RULES_MAX_CHALLENGES];
+        score_result x = {.id = "", .std = std};
+        score_result_parse(res, rlen, &x,
+                           k < 2 * RULES_MAX_CHALLENGES ? k : 2 * RULES_MAX_CHALLENGES);
+        /* The event's id is in its JSON; the result is rendered without it. */
+        evbuffer_add_printf(b, "%s{\"event\":", n++ ? "," : "");
+        evbuffer_add(b, s, (size_t)(nl - s));
+        evbuffer_add(b, ",\"result\":", 10);
+        results_json(b, r, &x);
+        evbuffer_add(b, "}", 1);
+    }
+    evbuffer_add(b, "]", 1);
+}
+
+/* leader.lua reply: profile, standings per board, recent events, badges,
+ * day states. */
 static void on_leader(void *arg, const store_reply *r)
 {
     struct leader_read *lr = arg;
     http_req *q = lr->q;
-    if (r == NULL || store_reply_is_error(r)) {
+    const rules *rl = ingest_rules(q->a->in);
+    if (r == NULL || store_reply_is_error(r) || rl == NULL) {
         free(lr);
         http_unavailable(q);
         return;
@@ -228,6 +300,7 @@ static void on_leader(void *arg, const store_reply *r)
         http_problem(q, 404, "not-found", "No leader has this id.", NULL);
         return;
     }
+    const store_reply *scores = store_reply_at(r, 1), *days = store_reply_at(r, 4);
     struct evbuffer *b = evbuffer_new();
     evbuffer_add(b, "{\"id\":", 6);
     jsonw_str(b, q->param[0]);
@@ -235,8 +308,8 @@ static void on_leader(void *arg, const store_reply *r)
     evbuffer_add(b, profile, strlen(profile));
     evbuffer_add(b, ",\"standings\":[", 14);
     for (size_t i = 0; i < lr->n; i++) {
-        const char *score = store_reply_str(store_reply_at(r, 1 + 2 * i), NULL);
-        int64_t rank = store_reply_int(store_reply_at(r, 2 + 2 * i));
+        const char *score = store_reply_str(store_reply_at(scores, 2 * i), NULL);
+        int64_t rank = store_reply_int(store_reply_at(scores, 2 * i + 1));
         evbuffer_add_printf(
             b, "%s{\"challenge\":\"%s\",\"period\":\"%s\",\"score\":%s,\"rank\":", i ? "," : "",
             lr->boards[i].challenge, lr->boards[i].per.id, score && *score ? score : "0");
@@ -245,7 +318,21 @@ static void on_leader(void *arg, const store_reply *r)
         else
             evbuffer_add(b, "null}", 5);
     }
-    evbuffer_add(b, "]}\n", 3);
+    evbuffer_add(b, "],\"challenges\":[", 16);
+    int64_t now = util_now_ms() / 1000;
+    for (size_t i = 0; i < rl->n_challenges; i++) {
+        const rules_challenge *ch = &rl->challenges[i];
+        const char *state = store_reply_str(store_reply_at(days, i), NULL);
+        evbuffer_add_printf(b, "%s{\"challenge\":", i ? "," : "");
+        jsonw_str(b, ch->id);
+        evbuffer_add_printf(b, ",\"streak\":%" PRId64,
+                            current_streak(state, period_local_day(ch->zone, now)));
+        badges_json(b, store_reply_at(r, 3), ch->id);
+        evbuffer_add(b, "}", 1);
+    }
+    evbuffer_add(b, "]", 1);
+    recent_json(b, rl, store_reply_at(r, 2));
+    evbuffer_add(b, "}\n", 2);
     free(lr);
     http_reply(q, 200, b);
 }
@@ -273,21 +360,134 @@ void http_leader_get(http_req *q)
         lr->boards[lr->n].per = all_period;
         snprintf(lr->boards[lr->n++].challenge, EVENT_NAME_MAX + 1, "%s", ch->id);
     }
-    char keys[1 + 2 * RULES_MAX_CHALLENGES][KEYS_MAX];
-    const char *argv[2 + 2 * RULES_MAX_CHALLENGES];
-    size_t lens[2 + 2 * RULES_MAX_CHALLENGES];
-    keys_org(keys[0], q->who.org, "leaders");
-    argv[0] = keys[0];
-    for (size_t i = 0; i < lr->n; i++) {
-        keys_board(keys[1 + i], q->who.org, lr->boards[i].challenge, lr->boards[i].per.id);
-        argv[1 + i] = keys[1 + i];
-    }
-    argv[1 + lr->n] = q->param[0];
-    for (size_t i = 0; i < lr->n + 2; i++)
+    /* KEYS: leaders, recent, badges, one day state per challenge, boards, the log. */
+    enum { FIXED = 4 };
+    char keys[FIXED + 3 * RULES_MAX_CHALLENGES][KEYS_MAX];
+    const char *argv[FIXED + 3 * RULES_MAX_CHALLENGES + 2];
+    size_t lens[FIXED + 3 * RULES_MAX_CHALLENGES + 2], n = 0;
+    char nd[24];
+    keys_org(keys[n++], q->who.org, "leaders");
+    keys_leader(keys[n++], q->who.org, "recent", q->param[0]);
+    keys_leader(keys[n++], q->who.org, "badges", q->param[0]);
+    for (size_t i = 0; i < r->n_challenges; i++)
+        keys_days(keys[n++], q->who.org, r->challenges[i].id);
+    for (size_t i = 0; i < lr->n; i++)
+        keys_board(keys[n++], q->who.org, lr->boards[i].challenge, lr->boards[i].per.id);
+    keys_org(keys[n++], q->who.org, "events");
+    for (size_t i = 0; i < n; i++)
+        argv[i] = keys[i];
+    argv[n] = q->param[0];
+    util_i64toa((int64_t)r->n_challenges, nd);
+    argv[n + 1] = nd;
+    for (size_t i = 0; i < n + 2; i++)
         lens[i] = strlen(argv[i]);
-    if (store_script(q->a->st, STORE_SCRIPT_LEADER, (int)lr->n + 1, (int)lr->n + 2, argv, lens,
-                     on_leader, lr) < 0) {
+    if (store_script(q->a->st, STORE_SCRIPT_LEADER, (int)n, (int)n + 2, argv, lens, on_leader, lr) <
+        0) {
         free(lr);
+        http_unavailable(q);
+    }
+}
+
+/* One team of a team board, as read. */
+struct team_row {
+    const char *id, *profile;
+    int64_t sum, members;
+    double value; /* what it ranks by: the sum, or the sum per member */
+};
+
+/* Orders teams by value, highest first, then by id. */
+static int team_cmp(const void *a, const void *b)
+{
+    const struct team_row *x = a, *y = b;
+    if (x->value != y->value)
+        return x->value < y->value ? 1 : -1;
+    return strcmp(x->id, y->id);
+}
+
+/* A team board read in flight. */
+struct team_read {
+    http_req *q;
+    char challenge[EVENT_NAME_MAX + 1];
+    period per;
+    bool average;
+};
+
+/* teams.lua reply: team, sum, members, profile per team. */
+static void on_teams(void *arg, const store_reply *r)
+{
+    struct team_read *tr = arg;
+    http_req *q = tr->q;
+    if (r == NULL || store_reply_is_error(r)) {
+        free(tr);
+        http_unavailable(q);
+        return;
+    }
+    size_t n = store_reply_len(r) / 4;
+    struct team_row *rows = calloc(n + 1, sizeof(*rows));
+    if (rows == NULL)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        struct team_row *t = &rows[i];
+        t->id = store_reply_str(store_reply_at(r, 4 * i), NULL);
+        t->sum = store_reply_int(store_reply_at(r, 4 * i + 1));
+        t->members = store_reply_int(store_reply_at(r, 4 * i + 2));
+        t->profile = store_reply_str(store_reply_at(r, 4 * i + 3), NULL);
+        t->value = tr->average ? (t->members > 0 ? (double)t->sum / (double)t->members : 0)
+                               : (double)t->sum;
+        if (t->id == NULL)
+            t->id = "";
+    }
+    qsort(rows, n, sizeof(*rows), team_cmp);
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add(b, "{\"challenge\":", 13);
+    jsonw_str(b, tr->challenge);
+    evbuffer_add(b, ",\"period\":", 10);
+    jsonw_str(b, tr->per.id);
+    evbuffer_add_printf(b, ",\"ranking\":\"%s\",\"entries\":[", tr->average ? "average" : "total");
+    for (size_t i = 0, rank = 1; i < n; i++) {
+        if (i > 0 && rows[i].value != rows[i - 1].value)
+            rank = i + 1; /* competition ranking: equal values share a rank */
+        evbuffer_add_printf(b, "%s{\"rank\":%zu,\"team\":", i ? "," : "", rank);
+        jsonw_str(b, rows[i].id);
+        evbuffer_add(b, ",\"profile\":", 11);
+        if (rows[i].profile && rows[i].profile[0])
+            evbuffer_add(b, rows[i].profile, strlen(rows[i].profile));
+        else
+            evbuffer_add(b, "null", 4);
+        evbuffer_add_printf(b, ",\"score\":%" PRId64 ",\"members\":%" PRId64 ",\"average\":%.2f}",
+                            rows[i].sum, rows[i].members,
+                            rows[i].members ? (double)rows[i].sum / (double)rows[i].members : 0.0);
+    }
+    evbuffer_add(b, "]}\n", 3);
+    free(rows);
+    free(tr);
+    http_reply(q, 200, b);
+}
+
+void http_teams_get(http_req *q)
+{
+    const rules_challenge *ch = find_challenge(q);
+    period per, prev;
+    bool has_prev;
+    if (ch == NULL || !resolve_period(q, ch, &per, &prev, &has_prev))
+        return;
+    struct team_read *tr = calloc(1, sizeof(*tr));
+    if (tr == NULL)
+        abort();
+    tr->q = q;
+    tr->per = per;
+    tr->average = ch->team_average;
+    snprintf(tr->challenge, sizeof(tr->challenge), "%s", ch->id);
+    char keys[3][KEYS_MAX];
+    keys_team_board(keys[0], q->who.org, "tboard", ch->id, per.id);
+    keys_team_board(keys[1], q->who.org, "tcount", ch->id, per.id);
+    keys_org(keys[2], q->who.org, "teams");
+    const char *argv[] = {keys[0], keys[1], keys[2], "1000"};
+    size_t lens[4];
+    for (size_t i = 0; i < 4; i++)
+        lens[i] = strlen(argv[i]);
+    if (store_script(q->a->st, STORE_SCRIPT_TEAMS, 3, 4, argv, lens, on_teams, tr) < 0) {
+        free(tr);
         http_unavailable(q);
     }
 }

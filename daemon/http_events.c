@@ -17,6 +17,7 @@
 
 #include "http_server.h"
 #include "ingest.h"
+#include "results.h"
 #include "util.h"
 
 /* True if the client asked for text/plain rather than JSON. */
@@ -24,113 +25,6 @@ static bool wants_text(const http_req *q)
 {
     const char *accept = http_header(q, "Accept");
     return accept && strstr(accept, "text/plain") && !strstr(accept, "application/json");
-}
-
-/* Appends a number. */
-static void add_int(struct evbuffer *b, int64_t v)
-{
-    char num[24];
-    evbuffer_add(b, num, util_i64toa(v, num));
-}
-
-/* Appends a string constant. */
-#define ADD(b, s) evbuffer_add((b), (s), sizeof(s) - 1)
-
-/* Appends one event's result as JSON. */
-static void render_result(struct evbuffer *b, const ingest_result *r)
-{
-    ADD(b, "{\"id\":");
-    http_json_str(b, r->id);
-    ADD(b, ",\"points\":");
-    add_int(b, r->points);
-    if (r->duplicate)
-        ADD(b, ",\"duplicate\":true,\"reasons\":[");
-    else
-        ADD(b, ",\"duplicate\":false,\"reasons\":[");
-    for (const char *p = r->reasons; *p;) {
-        size_t n = strcspn(p, ",");
-        if (p != r->reasons)
-            ADD(b, ",");
-        ADD(b, "\"");
-        evbuffer_add(b, p, n);
-        ADD(b, "\"");
-        p += n + (p[n] == ',');
-    }
-    ADD(b, "],\"standings\":[");
-    for (size_t i = 0; i < r->n_std; i++) {
-        const ingest_standing *s = &r->std[i];
-        ADD(b, "{\"challenge\":\"");
-        evbuffer_add(b, s->challenge, strlen(s->challenge));
-        ADD(b, "\",\"period\":\"");
-        evbuffer_add(b, s->period, strlen(s->period));
-        ADD(b, "\",\"points\":");
-        add_int(b, s->points);
-        ADD(b, ",\"score\":");
-        add_int(b, s->score);
-        ADD(b, ",\"rank\":");
-        if (s->rank > 0)
-            add_int(b, s->rank);
-        else
-            ADD(b, "null");
-        if (i + 1 < r->n_std)
-            ADD(b, "},");
-        else
-            ADD(b, "}");
-    }
-    ADD(b, "]}");
-}
-
-/* How a standing's period reads in a sentence ("this week"). */
-static const char *period_words(const rules *r, const char *challenge, char *buf, size_t len)
-{
-    int c = r ? rules_challenge_index(r, challenge) : -1;
-    if (c < 0)
-        return "";
-    switch (r->challenges[c].period.kind) {
-    case PERIOD_WEEK:
-        return "this week";
-    case PERIOD_MONTH:
-        return "this month";
-    case PERIOD_ALL:
-        return "overall";
-    default:
-        snprintf(buf, len, "in %s", r->challenges[c].name);
-        return buf;
-    }
-}
-
-/* One sentence for a phone notification. */
-static void render_text(struct evbuffer *b, const rules *rl, const ingest_result *res, size_t n)
-{
-    if (n != 1) {
-        int64_t total = 0;
-        size_t dups = 0;
-        for (size_t i = 0; i < n; i++) {
-            total += res[i].duplicate ? 0 : res[i].points;
-            dups += res[i].duplicate;
-        }
-        evbuffer_add_printf(b, "Logged %zu event%s: %+" PRId64 " points", n - dups,
-                            n - dups == 1 ? "" : "s", total);
-        if (dups)
-            evbuffer_add_printf(b, " (%zu already logged)", dups);
-        evbuffer_add(b, ".\n", 2);
-        return;
-    }
-    const ingest_result *r = &res[0];
-    if (r->duplicate)
-        evbuffer_add_printf(b, "Already logged: ");
-    else if (r->reasons[0])
-        evbuffer_add_printf(b, "Daily cap reached: ");
-    evbuffer_add_printf(b, "%+" PRId64 " points", r->points);
-    if (r->n_std > 0) {
-        char buf[160];
-        const ingest_standing *s = &r->std[0];
-        const char *words = period_words(rl, s->challenge, buf, sizeof(buf));
-        if (s->rank > 0)
-            evbuffer_add_printf(b, ", #%" PRId64 " %s (%" PRId64 " points)", s->rank, words,
-                                s->score);
-    }
-    evbuffer_add(b, ".\n", 2);
 }
 
 /* Ingest's answer for this request. */
@@ -151,7 +45,7 @@ static void on_done(void *arg, ingest_status st, const event_batch *b, const ing
     }
     struct evbuffer *out = evbuffer_new();
     if (wants_text(q)) {
-        render_text(out, ingest_rules(q->a->in), res, b->n);
+        results_text(out, ingest_rules(q->a->in), res, b->n);
         http_reply_type(q, 200, "text/plain; charset=utf-8", out);
         return;
     }
@@ -160,11 +54,11 @@ static void on_done(void *arg, ingest_status st, const event_batch *b, const ing
         for (size_t i = 0; i < b->n; i++) {
             if (i)
                 evbuffer_add(out, ",", 1);
-            render_result(out, &res[i]);
+            results_json(out, ingest_rules(q->a->in), &res[i]);
         }
         evbuffer_add(out, "]}\n", 3);
     } else {
-        render_result(out, &res[0]);
+        results_json(out, ingest_rules(q->a->in), &res[0]);
         evbuffer_add(out, "\n", 1);
     }
     http_reply(q, 200, out);

@@ -114,6 +114,7 @@ static const struct route {
     {EVHTTP_REQ_GET, "/v1/challenges", ACCESS_READ, http_challenges_list},
     {EVHTTP_REQ_GET, "/v1/challenges/*/leaderboard", ACCESS_READ, http_board_get},
     {EVHTTP_REQ_GET, "/v1/challenges/*/leaderboard/around/*", ACCESS_READ, http_board_around},
+    {EVHTTP_REQ_GET, "/v1/challenges/*/teams", ACCESS_READ, http_teams_get},
     {EVHTTP_REQ_GET, "/v1/leaders/*", ACCESS_READ, http_leader_get},
     {EVHTTP_REQ_PUT, "/v1/admin/leaders/*", ACCESS_ADMIN, http_admin_leader_put},
     {EVHTTP_REQ_GET, "/v1/admin/leaders/*", ACCESS_ADMIN, http_admin_leader_get},
@@ -122,6 +123,8 @@ static const struct route {
     {EVHTTP_REQ_GET, "/v1/admin/teams/*", ACCESS_ADMIN, http_admin_team_get},
     {EVHTTP_REQ_POST, "/v1/admin/tokens", ACCESS_ADMIN, http_admin_token_post},
     {EVHTTP_REQ_DELETE, "/v1/admin/tokens/*", ACCESS_ADMIN, http_admin_token_delete},
+    {EVHTTP_REQ_GET, "/v1/rules", ACCESS_READ, http_rules_get},
+    {EVHTTP_REQ_PUT, "/v1/rules", ACCESS_ADMIN, http_rules_put},
 };
 
 /* The name of a method of the route table. */
@@ -165,6 +168,8 @@ static const char *phrase(int status)
         return "Method Not Allowed";
     case 409:
         return "Conflict";
+    case 412:
+        return "Precondition Failed";
     case 413:
         return "Content Too Large";
     case 415:
@@ -516,7 +521,7 @@ static void on_request(struct evhttp_request *r, void *arg)
                 evhttp_add_header(out, "Access-Control-Allow-Methods", allow);
                 evhttp_add_header(out, "Access-Control-Allow-Headers",
                                   "Authorization, Content-Type, Accept, Idempotency-Key, Prefer, "
-                                  "If-None-Match, Last-Event-ID");
+                                  "If-None-Match, If-Match, Last-Event-ID");
                 evhttp_add_header(out, "Access-Control-Max-Age", "600");
                 send_raw(h->a, r, 204, NULL, NULL);
                 return;

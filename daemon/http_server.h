@@ -4,7 +4,7 @@
  * http_server.c owns the evhttp object, applies the size and time limits,
  * matches each request against the route table, checks the bearer token
  * against the route's role and hands a `http_req` to the resource's handler
- * (http_events.c, http_boards.c, http_admin.c). Handlers answer through
+ * (http_events.c, http_boards.c, http_admin.c, http_rules.c). Handlers answer through
  * http_reply / http_problem exactly once, possibly later from a Redis
  * callback; a client that went away meanwhile is handled by evhttp (the
  * reply is then dropped and the request freed).
@@ -69,6 +69,7 @@ void http_events_post(http_req *q);
 void http_challenges_list(http_req *q);
 void http_board_get(http_req *q);
 void http_board_around(http_req *q);
+void http_teams_get(http_req *q);
 void http_leader_get(http_req *q);
 void http_admin_leader_put(http_req *q);
 void http_admin_leader_get(http_req *q);
@@ -77,5 +78,7 @@ void http_admin_team_put(http_req *q);
 void http_admin_team_get(http_req *q);
 void http_admin_token_post(http_req *q);
 void http_admin_token_delete(http_req *q);
+void http_rules_get(http_req *q);
+void http_rules_put(http_req *q);
 
 #endif

@@ -21,6 +21,7 @@
 #include "event.h"
 #include "period.h"
 #include "rules.h"
+#include "scoring.h"
 
 struct event_base;
 struct store;
@@ -33,22 +34,9 @@ typedef enum {
     INGEST_UNAVAILABLE,    /* Redis unreachable or failed; nothing known to be stored */
 } ingest_status;
 
-typedef struct ingest_standing {
-    char challenge[EVENT_NAME_MAX + 1];
-    char period[PERIOD_ID_MAX];
-    int64_t points; /* added on this board by the event */
-    int64_t score;  /* the leader's score after the event */
-    int64_t rank;   /* competition rank after the whole call; 0 = not on the board */
-} ingest_standing;
-
-typedef struct ingest_result {
-    const char *id; /* the event's id (given or generated); owned by the batch */
-    bool duplicate;
-    int64_t points;   /* base x multipliers, 0 when every board hit a limit */
-    char reasons[64]; /* comma-separated limits hit ("daily_cap"), "" if none */
-    size_t n_std;
-    ingest_standing *std; /* period and all-time boards; owned by ingest */
-} ingest_result;
+/* Results of a request, one per event (see scoring.h). */
+typedef score_standing ingest_standing;
+typedef score_result ingest_result;
 
 /* Called once per submitted request. `results` has one entry per event on
  * INGEST_OK; errs is set on INGEST_UNKNOWN_LEADER. Both are valid only

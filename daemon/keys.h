@@ -12,13 +12,30 @@
  *   podium:{org}:tokenids           hash  token id -> SHA-256 hex
  *   podium:{org}:board:{ch}:{per}   zset  a challenge period's board (see score.lua)
  *   podium:{org}:bver               hash  "{ch}:{per}" -> board version
- *   podium:{org}:cap:{l}:{t}:{ch}:{date}  string  daily cap counter of a challenge
- *                                         (local date in its zone), 2 days TTL
+ *   podium:{org}:cap:{ch}:{date}    hash  "{l}|{t}" -> events of type t that l scored in
+ *                                         ch on that local date (daily cap), 2 days TTL
  *   podium:{org}:idem:{w}           hash  event id -> first result, for events that
  *                                         arrived in window w (Unix time / ttl);
  *                                         expires idempotency_ttl after the window ends
+ *   podium:{org}:tboard:{ch}:{per}  zset  team board: team -> sum of its members' points
+ *   podium:{org}:tcount:{ch}:{per}  hash  team -> members who scored on that board
+ *   podium:{org}:last:{t}           hash  l -> `at` of l's last scored event of type t
+ *                                         (cooldown)
+ *   podium:{org}:days:{ch}          hash  l -> "day:mask:streak", l's active days in ch
+ *                                         (see score.lua)
+ *   podium:{org}:goal:{ch}:{per}    hash  "{l}|{goal}" -> l's count toward the goal, kept
+ *                                         40 days after the period's grace
+ *   podium:{org}:badges:{l}         hash  "{ch}:{per}:{goal}" -> "badge|at"
+ *   podium:{org}:urls               hash  "{l}|{url key}" -> id of the event that scored it
+ *   podium:{org}:recent:{l}         list  l's recent events as "<events entry id> <n>" (the
+ *                                         n-th event of that entry), newest first,
+ *                                         20 to 40 kept
  *   podium:{org}:events             stream  the event log with results
- *   podium:{org}:rules              string  the rule set JSON (when not from a file)
+ *   podium:{org}:ruleset            hash  the rule set in force: version (1, 2, ...), doc (the
+ *                                         JSON as given), applied_at (Unix ms), source
+ *                                         ("api" or "file"); written only by rules.lua
+ *   podium:{org}:rulehist           hash  version -> doc, the newest 50 versions
+ *   podium:{org}:rules:changed      channel  rules.lua PUBLISHes each new version here
  */
 #ifndef PODIUM_KEYS_H
 #define PODIUM_KEYS_H
@@ -32,8 +49,19 @@
 #define keys_board(buf, org, ch, per)                                                              \
     snprintf((buf), KEYS_MAX, "podium:{%s}:board:%s:%s", (org), (ch), (per))
 #define keys_board_name(buf, ch, per) snprintf((buf), KEYS_MAX, "%s:%s", (ch), (per))
-#define keys_cap(buf, org, l, t, ch, d)                                                            \
-    snprintf((buf), KEYS_MAX, "podium:{%s}:cap:%s:%s:%s:%s", (org), (l), (t), (ch), (d))
+#define keys_cap(buf, org, ch, d)                                                                  \
+    snprintf((buf), KEYS_MAX, "podium:{%s}:cap:%s:%s", (org), (ch), (d))
+#define keys_leader(buf, org, what, l)                                                             \
+    snprintf((buf), KEYS_MAX, "podium:{%s}:%s:%s", (org), (what), (l))
+#define keys_team_board(buf, org, what, ch, per)                                                   \
+    snprintf((buf), KEYS_MAX, "podium:{%s}:%s:%s:%s", (org), (what), (ch), (per))
+#define keys_last(buf, org, t)  snprintf((buf), KEYS_MAX, "podium:{%s}:last:%s", (org), (t))
+#define keys_days(buf, org, ch) snprintf((buf), KEYS_MAX, "podium:{%s}:days:%s", (org), (ch))
+#define keys_goal(buf, org, ch, per)                                                               \
+    snprintf((buf), KEYS_MAX, "podium:{%s}:goal:%s:%s", (org), (ch), (per))
+#define keys_ruleset(buf, org)       keys_org((buf), (org), "ruleset")
+#define keys_rulehist(buf, org)      keys_org((buf), (org), "rulehist")
+#define keys_rules_channel(buf, org) keys_org((buf), (org), "rules:changed")
 #define keys_idem(buf, org, day)                                                                   \
     snprintf((buf), KEYS_MAX, "podium:{%s}:idem:%" PRId64, (org), (day))
 

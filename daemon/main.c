@@ -1,13 +1,14 @@
 /*
- * main.c - podiumd: start-up, signals, rules (re)loading and shutdown.
+ * main.c - podiumd: start-up, signals and shutdown.
  *
  * Start-up order: config (defaults, file, --flags, checks), logging, the
- * embedded Redis when none is configured, the store, the rules, the admin
- * token, the batcher and read cache, then the HTTP listener. Everything runs
- * on one event_base. Signals are libevent events: SIGTERM and SIGINT stop
- * accepting, answer what is in flight, then leave the loop; SIGHUP reloads
- * the rules file (a bad file keeps the running rules and says why); SIGCHLD
- * reaps the embedded Redis.
+ * embedded Redis when none is configured, the store, the read cache, auth,
+ * the batcher, the rules (rulesync.c: the rules file, or the rule set in
+ * Redis once the store is ready), the admin token, then the HTTP listener.
+ * Everything runs on one event_base. Signals are libevent events: SIGTERM
+ * and SIGINT stop accepting, answer what is in flight, then leave the loop;
+ * SIGHUP reloads the rules file (a bad file keeps the running rules and says
+ * why); SIGCHLD reaps the embedded Redis.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -25,9 +26,9 @@
 #include "embedded_redis.h"
 #include "http_server.h"
 #include "ingest.h"
-#include "keys.h"
 #include "log.h"
 #include "rules.h"
+#include "rulesync.h"
 #include "sdnotify.h"
 #include "store.h"
 #include "util.h"
@@ -56,111 +57,6 @@ static void usage(FILE *out)
     config_print_help(out);
 }
 
-/* Reads a whole file into a NUL-terminated buffer; NULL with errno. */
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (n < cap - 1)
-            break;
-        if (cap >= (64u << 20)) {
-            free(buf);
-            buf = NULL;
-            errno = EFBIG;
-            break;
-        }
-        char *bigger = realloc(buf, cap * 2);
-        if (bigger == NULL) {
-            free(buf);
-            buf = NULL;
-        }
-        buf = bigger;
-        cap *= 2;
-    }
-    fclose(f);
-    if (buf) {
-        buf[n] = '\0';
-        *len = n;
-    }
-    return buf;
-}
-
-/* Loads and validates a rules file; prints every problem prefixed by path. */
-static rules *load_rules(const char *path, FILE *report)
-{
-    size_t len;
-    char *text = read_file(path, &len);
-    if (text == NULL) {
-        fprintf(report, "%s: cannot read: %s\n", path, strerror(errno));
-        return NULL;
-    }
-    errlist errs = {0};
-    rules *r = rules_parse(text, len, &errs);
-    free(text);
-    if (r && rules_unsupported(r, &errs) > 0) {
-        rules_free(r);
-        r = NULL;
-    }
-    for (size_t i = 0; i < errs.n; i++)
-        fprintf(report, "%s: %s: %s\n", path,
-                errs.items[i].pointer[0] ? errs.items[i].pointer : "/", errs.items[i].message);
-    errlist_clear(&errs);
-    return r;
-}
-
-/* Loads the rules file into the batcher; false (old rules kept) on errors. */
-static bool install_rules_file(struct daemon *d)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *report = open_memstream(&buf, &len);
-    rules *r = load_rules(d->cfg.rules_file, report);
-    fclose(report);
-    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
-        log_err("rules: %s", line);
-    free(buf);
-    if (r == NULL)
-        return false;
-    log_info("rules: applied %s (%zu activities, %zu challenges)", d->cfg.rules_file,
-             r->n_activities, r->n_challenges);
-    ingest_set_rules(d->a.in, r);
-    d->a.rules_loaded_ms = util_now_ms();
-    return true;
-}
-
-/* Reply to GET of the rules stored in Redis (when no rules_file is set). */
-static void on_rules_fetched(void *arg, const store_reply *rep)
-{
-    struct daemon *d = arg;
-    size_t len;
-    const char *text = store_reply_str(rep, &len);
-    if (text == NULL) {
-        log_warn("rules: none stored in Redis yet and no rules_file set; writes are refused "
-                 "until rules exist");
-        return;
-    }
-    errlist errs = {0};
-    rules *r = rules_parse(text, len, &errs);
-    if (r && rules_unsupported(r, &errs) > 0) {
-        rules_free(r);
-        r = NULL;
-    }
-    for (size_t i = 0; i < errs.n; i++)
-        log_err("rules (from Redis): %s: %s", errs.items[i].pointer, errs.items[i].message);
-    errlist_clear(&errs);
-    if (r) {
-        ingest_set_rules(d->a.in, r);
-        d->a.rules_loaded_ms = util_now_ms();
-        log_info("rules: applied the rule set stored in Redis");
-    }
-}
-
 /* The store's readiness changed. */
 static void on_store_ready(void *arg, bool ready)
 {
@@ -169,14 +65,7 @@ static void on_store_ready(void *arg, bool ready)
         log_warn("redis: not ready; writes answer 503 until it is back");
         return;
     }
-    if (!d->cfg.rules_file[0]) {
-        char key[KEYS_MAX];
-        keys_org(key, "default", "rules");
-        const char *argv[] = {"GET", key};
-        size_t lens[] = {3, strlen(key)};
-        if (store_command(d->a.st, on_rules_fetched, d, 2, argv, lens) < 0)
-            log_warn("rules: cannot ask Redis for the rules");
-    }
+    rulesync_store_ready(d->a.rs, true);
     if (!d->notified_ready) {
         d->notified_ready = true;
         sdnotify("READY=1");
@@ -219,7 +108,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         break;
     case SIGHUP:
         sdnotify("RELOADING=1");
-        if (d->cfg.rules_file[0] && !install_rules_file(d))
+        if (d->cfg.rules_file[0] && !rulesync_load_file(d->a.rs))
             log_err("rules: reload failed; the running rules stay in force");
         sdnotify("READY=1");
         break;
@@ -289,7 +178,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 /* `podiumd --check-rules FILE`: validate offline, print every problem. */
 static int check_rules(const char *path)
 {
-    rules *r = load_rules(path, stdout);
+    rules *r = rulesync_read_file(path, stdout);
     if (r == NULL)
         return 2;
     printf("%s: ok (%zu activities, %zu challenges)\n", path, r->n_activities, r->n_challenges);
@@ -367,7 +256,10 @@ int main(int argc, char **argv)
     a->in = ingest_new(a->base, a->st, &io);
     if (a->st == NULL || a->bc == NULL || a->au == NULL || a->in == NULL)
         goto out;
-    if (d.cfg.rules_file[0] && !install_rules_file(&d)) {
+    a->rs = rulesync_new(a, "default", d.cfg.rules_file);
+    if (a->rs == NULL)
+        goto out;
+    if (d.cfg.rules_file[0] && !rulesync_load_file(a->rs)) {
         status = 2;
         goto out;
     }
@@ -400,6 +292,7 @@ out:
     http_server_free(a->http);
     ingest_free(a->in);
     store_free(a->st);
+    rulesync_free(a->rs); /* after the store: its last callbacks reach rulesync */
     boards_free(a->bc);
     auth_free(a->au);
     embedded_redis_stop(d.er);

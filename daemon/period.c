@@ -290,6 +290,11 @@ bool period_resolve(const period_spec *s, const char *id, int64_t now, period *o
     return true;
 }
 
+int64_t period_local_day(const tz *z, int64_t t)
+{
+    return local_day(z, t);
+}
+
 void period_local_date(const tz *z, int64_t t, char out[11])
 {
     /* Clamp to 0000-01-01 .. 9999-12-31 so the year has four digits. */

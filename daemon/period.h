@@ -45,6 +45,8 @@ bool period_previous(const period_spec *s, const period *cur, period *out);
  * Ids must be canonical: Monday weeks take only "YYYY-Www" (week within that
  * ISO year), other week starts only a "YYYY-MM-DD" falling on that weekday. */
 bool period_resolve(const period_spec *s, const char *id, int64_t now, period *out);
+/* Local day number of t in zone z: days since 1970-01-01 on its wall calendar. */
+int64_t period_local_day(const tz *z, int64_t t);
 /* Writes the local date of t in zone z as "YYYY-MM-DD" (11 bytes with NUL). */
 void period_local_date(const tz *z, int64_t t, char out[11]);
 /* Parses a weekday name ("monday" ... "sunday"); -1 if unknown. */

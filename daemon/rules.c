@@ -57,10 +57,6 @@
 #define WHAT_COUNT "an integer from 1 to 10000"
 #define WHAT_BONUS "an integer from 0 to 10000"
 
-/* Remedies of rules_unsupported's errors. */
-#define REMEDY     "remove this member to apply these rules"
-#define REMEDY_ALL "remove this member to apply these rules (everybody then takes part)"
-
 /* A JSON Pointer under construction; s is NUL-terminated once allocated. */
 typedef struct jpath {
     char *s;
@@ -845,8 +841,8 @@ out:
 
 /* Checks and compiles a list of ids (member key: "teams" or "leaders");
  * absent leaves *out NULL, which means everybody. */
-static void parse_id_list(pctx *c, json_t *v, const char *key, const char *what, char ***out,
-                          size_t *n)
+static void parse_id_list(pctx *c, json_t *v, const char *key, const char *what, size_t max,
+                          char ***out, size_t *n)
 {
     size_t old, i;
     json_t *e, *seen = NULL;
@@ -859,6 +855,10 @@ static void parse_id_list(pctx *c, json_t *v, const char *key, const char *what,
              "expected a non-empty array of %s ids (leave it out to let everybody take part), "
              "got %s",
              what, json_is_array(a) ? "an empty array" : kind_of(a));
+        goto out;
+    }
+    if (json_array_size(a) > max) {
+        fail(c, "at most %zu %s ids, got %zu", max, what, json_array_size(a));
         goto out;
     }
     *out = xcalloc(json_array_size(a), sizeof(**out));
@@ -903,16 +903,18 @@ static void parse_zone(pctx *c, json_t *v, rules_challenge *ch)
  * challenge ids met so far. */
 static void parse_challenge(pctx *c, json_t *v, rules_challenge *ch, json_t *ids)
 {
-    static const char *const members[] = {
-        "id",      "name",  "period", "timezone", "week_starts", "grace", "activities",
-        "scoring", "goals", "teams",  "leaders",  "starts",      "ends",  NULL};
+    static const char *const members[] = {"id",          "name",         "period",     "timezone",
+                                          "week_starts", "grace",        "activities", "scoring",
+                                          "goals",       "teams",        "leaders",    "starts",
+                                          "ends",        "team_ranking", NULL};
     static const char *const periods[] = {"week", "month", "fixed", "all", NULL};
     static const period_kind kinds[] = {PERIOD_WEEK, PERIOD_MONTH, PERIOD_FIXED, PERIOD_ALL};
     static const char *const scorings[] = {"points", "count", NULL};
     static const rules_scoring scores[] = {RULES_SCORE_POINTS, RULES_SCORE_COUNT};
+    static const char *const rankings[] = {"total", "average", NULL};
     const char *s;
     char q[4 * SHOW_CHARS + 16];
-    int pk = -1, scoring = 0;
+    int pk = -1, scoring = 0, ranking = 0;
     size_t old;
 
     ch->grace = GRACE_DEFAULT;
@@ -950,9 +952,11 @@ static void parse_challenge(pctx *c, json_t *v, rules_challenge *ch, json_t *ids
     bool counted_ok = parse_counted(c, v, ch);
     if (get_enum(c, v, "scoring", false, scorings, "\"points\" or \"count\"", &scoring))
         ch->scoring = scores[scoring];
+    if (get_enum(c, v, "team_ranking", false, rankings, "\"total\" or \"average\"", &ranking))
+        ch->team_average = ranking == 1;
     parse_goals(c, v, ch, counted_ok);
-    parse_id_list(c, v, "teams", "team", &ch->teams, &ch->n_teams);
-    parse_id_list(c, v, "leaders", "leader", &ch->leaders, &ch->n_leaders);
+    parse_id_list(c, v, "teams", "team", RULES_MAX_TEAMS, &ch->teams, &ch->n_teams);
+    parse_id_list(c, v, "leaders", "leader", RULES_MAX_LEADERS, &ch->leaders, &ch->n_leaders);
 
     bool fixed = pk >= 0 && kinds[pk] == PERIOD_FIXED;
     if (pk >= 0 && !fixed) {
@@ -1095,72 +1099,6 @@ void rules_free(rules *r)
     free(r);
 }
 
-/* Appends one error at pointer p + "/" + key: "<what> by this version of
- * podiumd; <remedy>". */
-static void unsupported(errlist *errs, jpath *p, const char *key, const char *what,
-                        const char *remedy)
-{
-    size_t old = jpath_key(p, key);
-    errlist_add(errs, p->s, "%s by this version of podiumd; %s", what, remedy);
-    jpath_pop(p, old);
-}
-
-size_t rules_unsupported(const rules *r, errlist *errs)
-{
-    size_t n = 0, old, old2;
-    jpath p = {0};
-    if (r == NULL)
-        return 0;
-    jpath_reserve(&p, 0);
-    p.s[0] = '\0';
-    old = jpath_key(&p, "activities");
-    for (size_t i = 0; i < r->n_activities; i++) {
-        if (r->activities[i].cooldown <= 0)
-            continue;
-        old2 = jpath_key(&p, r->activities[i].id);
-        unsupported(errs, &p, "cooldown", "cooldown is not supported", REMEDY);
-        jpath_pop(&p, old2);
-        n++;
-    }
-    jpath_pop(&p, old);
-    old = jpath_key(&p, "bonuses");
-    if (r->first_of_day > 0) {
-        unsupported(errs, &p, "first_of_day", "the first_of_day bonus is not supported", REMEDY);
-        n++;
-    }
-    if (r->streak_days > 0) {
-        unsupported(errs, &p, "streak", "the streak bonus is not supported", REMEDY);
-        n++;
-    }
-    jpath_pop(&p, old);
-    if (r->n_campaigns > 0) {
-        unsupported(errs, &p, "campaigns", "campaigns are not supported", REMEDY);
-        n++;
-    }
-    old = jpath_key(&p, "challenges");
-    for (size_t i = 0; i < r->n_challenges; i++) {
-        const rules_challenge *ch = &r->challenges[i];
-        old2 = jpath_index(&p, i);
-        if (ch->n_goals > 0) {
-            unsupported(errs, &p, "goals", "goals are not supported", REMEDY);
-            n++;
-        }
-        if (ch->n_teams > 0) {
-            unsupported(errs, &p, "teams", "limiting a challenge to teams is not supported",
-                        REMEDY_ALL);
-            n++;
-        }
-        if (ch->n_leaders > 0) {
-            unsupported(errs, &p, "leaders", "limiting a challenge to leaders is not supported",
-                        REMEDY_ALL);
-            n++;
-        }
-        jpath_pop(&p, old2);
-    }
-    free(p.s);
-    return n;
-}
-
 int rules_activity_index(const rules *r, const char *id)
 {
     if (r == NULL || id == NULL)
@@ -1195,7 +1133,7 @@ double rules_factor_of(const rules_factor *t, size_t n, const char *name)
  * 0). Products below 1e9 are first rounded to 6 decimals, so that decimal
  * factors behave as written: 1.15 x 10 is 11.5 and gives 12, although the
  * binary product is 11.4999... */
-static int64_t round_points(double v)
+int64_t rules_round_points(double v)
 {
     if (isnan(v))
         return 0;
@@ -1215,5 +1153,5 @@ int64_t rules_points(const rules *r, size_t activity, const char *channel, const
     double v = r->activities[activity].points;
     v *= rules_factor_of(r->channel, r->n_channel, channel);
     v *= rules_factor_of(r->stakeholder, r->n_stakeholder, stakeholder);
-    return round_points(v);
+    return rules_round_points(v);
 }

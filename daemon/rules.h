@@ -19,6 +19,8 @@
 
 #define RULES_MAX_ACTIVITIES 64
 #define RULES_MAX_CHALLENGES 32
+#define RULES_MAX_TEAMS      100  /* ids in a challenge's "teams" */
+#define RULES_MAX_LEADERS    1000 /* ids in a challenge's "leaders" */
 
 typedef struct rules_activity {
     char *id;
@@ -55,6 +57,7 @@ typedef struct rules_challenge {
     struct tz *zone;    /* owned; UTC when the rules name none */
     int64_t grace;      /* seconds after a period's end during which it still takes events */
     rules_scoring scoring;
+    bool team_average; /* team boards rank by points per member who scored, not by total */
     bool counts[RULES_MAX_ACTIVITIES]; /* counts[i]: activity i scores here */
     rules_goal *goals;
     size_t n_goals;
@@ -86,15 +89,14 @@ typedef struct rules {
 rules *rules_parse(const char *text, size_t len, errlist *errs);
 /* Frees compiled rules; NULL is allowed. */
 void rules_free(rules *r);
-/* Appends an error for each feature the rules use that this version of
- * podiumd validates but does not apply yet; returns how many. */
-size_t rules_unsupported(const rules *r, errlist *errs);
 /* Index of activity `id`, or -1. */
 int rules_activity_index(const rules *r, const char *id);
 /* Index of challenge `id`, or -1. */
 int rules_challenge_index(const rules *r, const char *id);
 /* Factor for `name` in a multiplier table; 1 when name is NULL or absent. */
 double rules_factor_of(const rules_factor *t, size_t n, const char *name);
+/* Rounds points half away from zero (see rules.c). */
+int64_t rules_round_points(double v);
 /* Base points of activity a for an event with the given channel and
  * stakeholder (either may be NULL): points x multipliers, rounded half away
  * from zero. */

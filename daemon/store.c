@@ -1,16 +1,26 @@
 /*
- * store.c - hiredis async connection, reconnects and Lua scripts.
+ * store.c - hiredis async connections, reconnects, Lua scripts and pub/sub.
  *
- * Life cycle: store_new parses the URI and calls connect_now(). On connect
- * the store sends SELECT (when a db is given) and one SCRIPT LOAD per
- * script; when the last of them is answered the store is ready. A lost
- * connection (or a failed connect) clears `ac`, marks the store not ready and
- * arms the reconnect timer, doubling the delay from 50 ms up to 2 s.
+ * Two connections, each a `link` with its own reconnect timer and backoff:
+ * `cmd` carries commands and scripts, `sub` carries SUBSCRIBE (a connection
+ * in subscribed mode can send nothing else). The sub link is opened by the
+ * first store_subscribe and is otherwise independent: the store is "ready"
+ * when `cmd` is, whatever `sub` does.
  *
- * Ownership: hiredis owns and frees the async context after the disconnect
+ * Life cycle of a link: connect_now() starts an attempt. On connect the
+ * store sends AUTH (when a password is given) and SELECT (when a db is
+ * given); `cmd` then sends one SCRIPT LOAD per script and is ready when the
+ * last answer comes, `sub` sends one SUBSCRIBE per subscription and tells
+ * each subscriber when its SUBSCRIBE is confirmed. A lost connection (or a
+ * failed connect) clears the link's `ac` and arms its reconnect timer,
+ * doubling the delay from 50 ms up to 2 s.
+ *
+ * Ownership: hiredis owns and frees an async context after the disconnect
  * callback; the store only forgets its pointer there. Script calls copy their
  * arguments into one block (struct call) so that a NOSCRIPT answer can be
  * retried with EVAL and the script body without involving the caller.
+ * Subscriptions live in the store until store_free; hiredis holds a pointer
+ * to each as the SUBSCRIBE callback's private data.
  */
 #include "store.h"
 
@@ -24,7 +34,7 @@
 #include "log.h"
 #include "util.h"
 
-extern const char lua_score[], lua_page[], lua_leader[], lua_token[];
+extern const char lua_score[], lua_page[], lua_leader[], lua_token[], lua_rules[], lua_teams[];
 
 static const struct {
     const char *name;
@@ -34,27 +44,49 @@ static const struct {
     [STORE_SCRIPT_PAGE] = {"page.lua", lua_page},
     [STORE_SCRIPT_LEADER] = {"leader.lua", lua_leader},
     [STORE_SCRIPT_TOKEN] = {"token.lua", lua_token},
+    [STORE_SCRIPT_RULES] = {"rules.lua", lua_rules},
+    [STORE_SCRIPT_TEAMS] = {"teams.lua", lua_teams},
 };
 
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000
+#define MAX_SUBS       8
+#define CHANNEL_MAX    256
+
+/* One connection to Redis with its reconnect state. */
+struct link {
+    store *s;
+    redisAsyncContext *ac; /* NULL while disconnected */
+    struct event *retry;   /* reconnect timer */
+    int backoff;           /* ms until the next connect attempt */
+    int failures;          /* connect attempts failed in a row */
+    int loading;           /* setup replies still awaited */
+    bool connected;        /* connected; setup may still be under way */
+    bool up;               /* connected and set up */
+    const char *what;      /* "" or "pub/sub ", for log lines */
+};
+
+/* One channel subscription, alive until store_free. */
+struct sub {
+    char channel[CHANNEL_MAX];
+    store_message_cb *cb;
+    void *arg;
+};
 
 struct store {
     struct event_base *base;
-    redisAsyncContext *ac; /* NULL while disconnected */
-    struct event *retry;   /* reconnect timer */
+    struct link cmd, sub;
     char host[256];
     int port;                  /* 0 for a unix socket, whose path is in host */
     int db;                    /* -1: no SELECT */
     char user[128], pass[256]; /* AUTH after connect when pass is set */
-    int backoff;               /* ms until the next connect attempt */
-    int loading;               /* SCRIPT LOAD replies still awaited */
     bool ready;
     bool closing;
-    int failures; /* connect attempts failed in a row */
     char sha[STORE_SCRIPT_COUNT][41];
     store_ready_cb *on_ready;
     void *on_ready_arg;
+    struct sub subs[MAX_SUBS];
+    size_t nsubs;
 };
 
 /* A script call in flight; owns copies of its arguments. */
@@ -69,7 +101,7 @@ struct call {
     void *arg;
 };
 
-static void connect_now(store *s);
+static void connect_now(struct link *l);
 
 /* Announces a readiness change to the owner. */
 static void set_ready(store *s, bool ready)
@@ -81,14 +113,14 @@ static void set_ready(store *s, bool ready)
         s->on_ready(s->on_ready_arg, ready);
 }
 
-/* Arms the reconnect timer with the current backoff, then doubles it. */
-static void schedule_retry(store *s)
+/* Arms a link's reconnect timer with its current backoff, then doubles it. */
+static void schedule_retry(struct link *l)
 {
-    if (s->closing)
+    if (l->s->closing)
         return;
-    struct timeval tv = {s->backoff / 1000, (s->backoff % 1000) * 1000};
-    evtimer_add(s->retry, &tv);
-    s->backoff = s->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff * 2;
+    struct timeval tv = {l->backoff / 1000, (l->backoff % 1000) * 1000};
+    evtimer_add(l->retry, &tv);
+    l->backoff = l->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : l->backoff * 2;
 }
 
 /* Reconnect timer callback. */
@@ -97,47 +129,92 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
     connect_now(arg);
 }
 
-/* Answer to one SCRIPT LOAD (or SELECT); the store is ready after the last. */
+/* A link finished its setup: reset the backoff. */
+static void link_up(struct link *l)
+{
+    l->up = true;
+    l->backoff = BACKOFF_MIN_MS;
+    l->failures = 0;
+}
+
+/* Answer to one SCRIPT LOAD, AUTH or SELECT; the link is up after the last. */
 static void on_loaded(redisAsyncContext *ac, void *reply, void *priv)
 {
-    store *s = ac->data;
+    struct link *l = ac->data;
     redisReply *r = reply;
-    if (s == NULL)
-        return;
-    if (r == NULL)
-        return; /* disconnect path handles it */
+    if (l == NULL || r == NULL)
+        return; /* the disconnect path handles it */
     if (r->type == REDIS_REPLY_ERROR) {
-        log_err("redis: setting up the connection failed: %s", r->str);
+        log_err("redis: setting up the %sconnection failed: %s", l->what, r->str);
         redisAsyncDisconnect(ac);
         return;
     }
-    if (--s->loading == 0) {
-        s->backoff = BACKOFF_MIN_MS;
-        s->failures = 0;
+    if (--l->loading > 0)
+        return;
+    link_up(l);
+    if (l == &l->s->cmd) {
         log_info("redis: connected, %d scripts loaded", STORE_SCRIPT_COUNT);
-        set_ready(s, true);
+        set_ready(l->s, true);
+    } else {
+        log_debug("redis: pub/sub connection set up");
     }
 }
 
-/* Connect callback: on success, load the scripts. */
+/* Every reply on the SUBSCRIBE of one channel: the confirmation, then each
+ * message; NULL when the connection goes. */
+static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct sub *sb = priv;
+    redisReply *r = reply;
+    if (r == NULL || sb == NULL)
+        return;
+    if (r->type == REDIS_REPLY_ERROR) {
+        log_err("redis: SUBSCRIBE %s failed: %s", sb->channel, r->str);
+        redisAsyncDisconnect(ac);
+        return;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+        r->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    const char *kind = r->element[0]->str;
+    if (strcmp(kind, "subscribe") == 0) {
+        log_debug("redis: subscribed to %s", sb->channel);
+        sb->cb(sb->arg, NULL, 0);
+    } else if (strcmp(kind, "message") == 0 && r->element[2]->type == REDIS_REPLY_STRING) {
+        sb->cb(sb->arg, r->element[2]->str, r->element[2]->len);
+    }
+}
+
+/* Sends the SUBSCRIBE of one subscription on the sub link. */
+static void send_subscribe(store *s, struct sub *sb)
+{
+    if (redisAsyncCommand(s->sub.ac, on_sub_reply, sb, "SUBSCRIBE %s", sb->channel) != REDIS_OK)
+        log_warn("redis: cannot send SUBSCRIBE %s", sb->channel);
+}
+
+/* Connect callback: on success, authenticate, select, and load the scripts
+ * (cmd) or subscribe (sub). */
 static void on_connect(const redisAsyncContext *cac, int status)
 {
     redisAsyncContext *ac = (redisAsyncContext *)cac;
-    store *s = ac->data;
-    if (s == NULL)
+    struct link *l = ac->data;
+    if (l == NULL)
         return;
+    store *s = l->s;
     if (status != REDIS_OK) {
         /* The very first attempt often races an embedded redis-server still
          * starting: only the ones after it are worth a warning. */
-        log_at(s->failures++ ? LOG_LVL_WARN : LOG_LVL_DEBUG, "redis: cannot connect to %s%s%d: %s",
-               s->host, s->port ? ":" : "", s->port, ac->errstr);
-        s->ac = NULL; /* hiredis frees the context after this callback */
-        schedule_retry(s);
+        log_at(l->failures++ ? LOG_LVL_WARN : LOG_LVL_DEBUG,
+               "redis: cannot open the %sconnection to %s%s%d: %s", l->what, s->host,
+               s->port ? ":" : "", s->port, ac->errstr);
+        l->ac = NULL; /* hiredis frees the context after this callback */
+        schedule_retry(l);
         return;
     }
-    s->loading = STORE_SCRIPT_COUNT;
+    l->connected = true;
+    l->loading = 0;
     if (s->pass[0]) {
-        s->loading++;
+        l->loading++;
         if (s->user[0])
             redisAsyncCommand(ac, on_loaded, NULL, "AUTH %s %s", s->user, s->pass);
         else
@@ -146,9 +223,17 @@ static void on_connect(const redisAsyncContext *cac, int status)
     if (s->db >= 0) {
         char db[16];
         snprintf(db, sizeof(db), "%d", s->db);
-        s->loading++;
+        l->loading++;
         redisAsyncCommand(ac, on_loaded, NULL, "SELECT %s", db);
     }
+    if (l == &s->sub) {
+        if (l->loading == 0)
+            link_up(l);
+        for (size_t i = 0; i < s->nsubs; i++)
+            send_subscribe(s, &s->subs[i]);
+        return;
+    }
+    l->loading += STORE_SCRIPT_COUNT;
     for (int i = 0; i < STORE_SCRIPT_COUNT; i++) {
         redisAsyncCommand(ac, on_loaded, NULL, "SCRIPT LOAD %s", scripts[i].body);
     }
@@ -157,35 +242,60 @@ static void on_connect(const redisAsyncContext *cac, int status)
 /* Disconnect callback: forget the context, retry later. */
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
-    store *s = ac->data;
-    if (s == NULL)
+    struct link *l = ac->data;
+    if (l == NULL)
         return;
-    s->ac = NULL;
-    set_ready(s, false);
-    if (!s->closing) {
-        log_warn("redis: connection lost: %s", status == REDIS_OK ? "closed" : ac->errstr);
-        schedule_retry(s);
+    l->ac = NULL;
+    l->connected = l->up = false;
+    if (l == &l->s->cmd)
+        set_ready(l->s, false);
+    if (!l->s->closing) {
+        log_warn("redis: %sconnection lost: %s", l->what,
+                 status == REDIS_OK ? "closed" : ac->errstr);
+        schedule_retry(l);
     }
 }
 
-/* Starts one connection attempt. */
-static void connect_now(store *s)
+/* Starts one connection attempt of a link. */
+static void connect_now(struct link *l)
 {
+    store *s = l->s;
     redisAsyncContext *ac =
         s->port ? redisAsyncConnect(s->host, s->port) : redisAsyncConnectUnix(s->host);
     if (ac == NULL || ac->err) {
-        log_at(s->failures++ ? LOG_LVL_WARN : LOG_LVL_DEBUG, "redis: cannot connect: %s",
+        log_at(l->failures++ ? LOG_LVL_WARN : LOG_LVL_DEBUG,
+               "redis: cannot open the %sconnection: %s", l->what,
                ac ? ac->errstr : "out of memory");
         if (ac)
             redisAsyncFree(ac);
-        schedule_retry(s);
+        schedule_retry(l);
         return;
     }
-    ac->data = s;
-    s->ac = ac;
+    ac->data = l;
+    l->ac = ac;
     redisLibeventAttach(ac, s->base);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
+}
+
+/* Prepares a link of s (not connected yet). */
+static void link_init(store *s, struct link *l, const char *what)
+{
+    l->s = s;
+    l->backoff = BACKOFF_MIN_MS;
+    l->what = what;
+    l->retry = evtimer_new(s->base, on_retry, l);
+}
+
+/* Closes a link; pending callbacks fire with NULL. */
+static void link_close(struct link *l)
+{
+    if (l->ac) {
+        redisAsyncContext *ac = l->ac;
+        redisAsyncFree(ac); /* fires pending callbacks with NULL, then on_disconnect */
+    }
+    if (l->retry)
+        event_free(l->retry);
 }
 
 /* Splits a redis:// or unix: URI into the store's fields. */
@@ -254,17 +364,17 @@ store *store_new(struct event_base *base, const char *uri, store_ready_cb *on_re
         return NULL;
     }
     s->base = base;
-    s->backoff = BACKOFF_MIN_MS;
     s->on_ready = on_ready;
     s->on_ready_arg = arg;
-    s->retry = evtimer_new(base, on_retry, s);
+    link_init(s, &s->cmd, "");
+    link_init(s, &s->sub, "pub/sub ");
     for (int i = 0; i < STORE_SCRIPT_COUNT; i++) {
         unsigned char md[SHA_DIGEST_LENGTH];
         SHA1((const unsigned char *)scripts[i].body, strlen(scripts[i].body), md);
         for (int j = 0; j < SHA_DIGEST_LENGTH; j++)
             snprintf(s->sha[i] + 2 * j, 3, "%02x", md[j]);
     }
-    connect_now(s);
+    connect_now(&s->cmd);
     return s;
 }
 
@@ -274,17 +384,32 @@ void store_free(store *s)
         return;
     s->closing = true;
     s->on_ready = NULL; /* the owner is going away: no news of this disconnect */
-    if (s->ac) {
-        redisAsyncContext *ac = s->ac;
-        redisAsyncFree(ac); /* fires pending callbacks with NULL, then on_disconnect */
-    }
-    event_free(s->retry);
+    link_close(&s->cmd);
+    link_close(&s->sub);
     free(s);
 }
 
 bool store_ready(const store *s)
 {
     return s && s->ready;
+}
+
+int store_subscribe(store *s, const char *channel, store_message_cb *cb, void *arg)
+{
+    if (s->nsubs == MAX_SUBS || strlen(channel) >= CHANNEL_MAX) {
+        log_err("redis: cannot subscribe to %s: too many subscriptions or too long a name",
+                channel);
+        return -1;
+    }
+    struct sub *sb = &s->subs[s->nsubs++];
+    *sb = (struct sub){.cb = cb, .arg = arg};
+    snprintf(sb->channel, sizeof(sb->channel), "%s", channel);
+    if (s->sub.ac == NULL && !evtimer_pending(s->sub.retry, NULL))
+        connect_now(&s->sub); /* the first subscription opens the link */
+    else if (s->sub.connected)
+        send_subscribe(s, sb);
+    /* else: the connect callback subscribes to every channel */
+    return 0;
 }
 
 /* Plain command reply: hand it on. */
@@ -298,14 +423,14 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 int store_command(store *s, store_cb *cb, void *arg, int argc, const char **argv,
                   const size_t *argvlen)
 {
-    if (!s->ready || s->ac == NULL)
+    if (!s->ready || s->cmd.ac == NULL)
         return -1;
     struct call *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return -1;
     c->cb = cb;
     c->arg = arg;
-    if (redisAsyncCommandArgv(s->ac, on_reply, c, argc, argv, argvlen) != REDIS_OK) {
+    if (redisAsyncCommandArgv(s->cmd.ac, on_reply, c, argc, argv, argvlen) != REDIS_OK) {
         free(c);
         return -1;
     }
@@ -336,7 +461,7 @@ static void on_script_reply(redisAsyncContext *ac, void *reply, void *priv)
 
 static int send_call(store *s, struct call *c)
 {
-    if (s->ac == NULL)
+    if (s->cmd.ac == NULL)
         return -1;
     char nkeys[16];
     int n = snprintf(nkeys, sizeof(nkeys), "%d", c->nkeys);
@@ -347,7 +472,7 @@ static int send_call(store *s, struct call *c)
     c->argvlen[1] = strlen(body);
     c->argv[2] = nkeys;
     c->argvlen[2] = (size_t)n;
-    if (redisAsyncCommandArgv(s->ac, on_script_reply, c, c->argc + 3, c->argv, c->argvlen) !=
+    if (redisAsyncCommandArgv(s->cmd.ac, on_script_reply, c, c->argc + 3, c->argv, c->argvlen) !=
         REDIS_OK)
         return -1;
     return 0;
@@ -356,7 +481,7 @@ static int send_call(store *s, struct call *c)
 int store_script(store *s, store_script_id id, int nkeys, int argc, const char **argv,
                  const size_t *argvlen, store_cb *cb, void *arg)
 {
-    if (!s->ready || s->ac == NULL)
+    if (!s->ready || s->cmd.ac == NULL)
         return -1;
     size_t bytes = 0;
     for (int i = 0; i < argc; i++)

@@ -1,10 +1,13 @@
 /*
  * store.h - the daemon's only door to Redis.
  *
- * One hiredis async connection driven by the daemon's event_base. The store
- * reconnects with exponential backoff, loads the Lua scripts (SCRIPT LOAD)
- * after each connect, and runs them with EVALSHA, sending the script body
- * again when Redis answers NOSCRIPT (after a restart or SCRIPT FLUSH).
+ * One hiredis async connection for commands, driven by the daemon's
+ * event_base. The store reconnects with exponential backoff, loads the Lua
+ * scripts (SCRIPT LOAD) after each connect, and runs them with EVALSHA,
+ * sending the script body again when Redis answers NOSCRIPT (after a restart
+ * or SCRIPT FLUSH). A second connection, opened by the first
+ * store_subscribe, carries pub/sub subscriptions and is re-established (and
+ * resubscribed) after every loss with the same backoff.
  *
  * Every callback fires exactly once: with the reply, or with NULL when the
  * command could not be completed (connection lost). Replies are only valid
@@ -24,6 +27,10 @@ typedef struct store_reply store_reply;
 
 typedef void store_cb(void *arg, const store_reply *r);
 typedef void store_ready_cb(void *arg, bool ready);
+/* A message on a subscribed channel (valid only during the call), or msg
+ * NULL when the subscription was (re)established: messages published while
+ * it was down are lost, so the subscriber should look at the state again. */
+typedef void store_message_cb(void *arg, const char *msg, size_t len);
 
 /* The Lua scripts of daemon/scripts/, by file name. */
 typedef enum {
@@ -31,6 +38,8 @@ typedef enum {
     STORE_SCRIPT_PAGE,   /* page.lua: one page of a board, or the part around a leader */
     STORE_SCRIPT_LEADER, /* leader.lua: a leader's standings on several boards */
     STORE_SCRIPT_TOKEN,  /* token.lua: create or delete a token's two entries */
+    STORE_SCRIPT_RULES,  /* rules.lua: store a new rule set version and announce it */
+    STORE_SCRIPT_TEAMS,  /* teams.lua: a challenge period's team board */
     STORE_SCRIPT_COUNT
 } store_script_id;
 
@@ -41,6 +50,12 @@ store *store_new(struct event_base *base, const char *uri, store_ready_cb *on_re
 void store_free(store *s);
 /* True while connected with every script loaded. */
 bool store_ready(const store *s);
+/* Subscribes to `channel` (copied) on the pub/sub connection, for as long as
+ * the store lives: cb is called as store_message_cb says, also after every
+ * reconnect. Works whether or not the store is ready. Returns -1 when the
+ * store holds too many subscriptions already. */
+int store_subscribe(store *s, const char *channel, store_message_cb *cb, void *arg)
+    __attribute__((warn_unused_result));
 /* Sends a command. Returns -1 (and does not call cb) when not ready. */
 int store_command(store *s, store_cb *cb, void *arg, int argc, const char **argv,
                   const size_t *argvlen) __attribute__((warn_unused_result));

@@ -1,31 +1,36 @@
 --[[
 score.lua - applies one batch of activity events atomically.
 
-Called by ingest.c with EVALSHA. The daemon has already validated the
-events against the rules and planned them: each event's points and, per
-board it counts on, the points there and the second at which it counts;
-it has also listed, once each, the leaders, event ids, cap counters and
-board members the call touches. This script does everything that needs
-shared state, so that any number of daemons stay correct:
+Called with EVALSHA through scoring.c, which documents the rules this
+script applies (docs/rules.md explains them to comms teams). The daemon has
+already checked the events against the rules and planned them: each event's
+points (base x multipliers x campaigns) and, per challenge it counts in, the
+boards, the second at which it counts there, and the state keys its limits
+and bonuses use. This script does everything that needs shared state, so
+that any number of daemons stay correct:
   - leaders must exist (a group with an unknown leader is refused whole);
   - idempotency: an event id seen before returns its first result, marked as
     a duplicate, and changes nothing;
-  - per-type daily caps, one counter per leader, type, challenge and local
-    day (a challenge's period board and all-time board share it);
-  - board scores, where equal scores keep the order in which they were reached;
-  - the events and their results appended to the org's event log, one
-    stream entry per call: fields "e" (the event as JSON) and "r" (its
-    result string), repeated per event in order.
+  - limits, in this order: one score per URL per leader (duplicate_url), a
+    cooldown between scored events of one type (cooldown), then per challenge
+    a daily cap per type in its time zone (daily_cap). A limited event is
+    recorded with 0 points there and the reason;
+  - bonuses per challenge, for events that scored there: the first scored
+    event of the local day, a streak of N consecutive active days (each time
+    the streak reaches a multiple of N), and goals (the count-th scored event
+    of an activity in a period: bonus and badge, once per period);
+  - eligibility by team (the leader's team at the time of the event);
+  - leader boards (period and all-time), team boards (sum of points, with the
+    number of members who scored) and the board versions;
+  - the events and their results appended to the org's event log, one stream
+    entry per call (fields "e" event JSON, "r" result, repeated per event),
+    and a reference to each in its leader's list of recent events.
 
-Cost. Redis runs this script on its only thread, so every microsecond here
-is one that no other client gets. The daemon does all the planning it can
-in C: it deduplicates the leaders, ids, cap counters and board members, so
-that each read is one command over a ready-made range of the argument
-(HMGET, MGET, ZMSCORE with unpack(A, i, j)), and a board member is addressed
-by its slot in its board's list. What remains here is one pass over the
-events, one ZADD and one HINCRBY per changed board, one ZCOUNT per rank
-asked for, and one HSET and one XADD for all results. Lua turns numbers into
-strings slowly, so every number the daemon already knows arrives as text.
+Cost. Redis runs this on its only thread. The daemon deduplicates in C
+every leader, id, state key and board member of a call, so that each read is
+one command over a ready-made range of A (HMGET, MGET, ZMSCORE with
+unpack(A, i, j)), and a board member is addressed by its slot. Lua turns
+numbers into strings slowly, so numbers the daemon knows arrive as text too.
 
 Boards are sorted sets whose score is a composite:
     score * 2^32 + (2^32 - 1 - reached)
@@ -35,34 +40,47 @@ earlier reacher has the larger composite and is listed first. Composites stay
 exact doubles while |score| < 2^21. Competition rank ("1224") is one plus the
 number of members whose composite is at least (score + 1) * 2^32.
 
-Idempotency records live in one hash per window of `ttl` seconds of arrival
-(field: event id, value: its result string), expiring `ttl` seconds after
-the window ends; a lookup asks the current and the previous window.
+State kept in "counters", fields of a few hashes (keys.h), each read with
+one HMGET and written with one HSET per call: daily cap counts; the `at` of
+a leader's last scored event of a type (cooldown); per leader and challenge
+"day:mask:streak" (the latest local day with a scored event as a day
+number, bit i of mask = active on day - i for i < 31, and the streak of
+consecutive active days ending on that day); goal counts per leader,
+challenge and period.
 
-KEYS[1] leaders hash, KEYS[2] event stream, KEYS[3] board versions hash,
-KEYS[4..] idempotency buckets (the current first), boards and cap counters,
+KEYS[1] leaders hash (leader -> profile JSON), KEYS[2] event
+stream, KEYS[3] board versions, KEYS[4] URL hash ("leader|url key" -> event
+id), KEYS[5..] idempotency buckets (the current first); further keys are
 referred to by index.
-ARGV[1] expire-at of the current bucket (Unix s), ARGV[2] number of buckets,
-ARGV[3] one MessagePack array A, so that numbers arrive as numbers and Redis
-parses one argument instead of thousands. Its parts, each a count then
-that many entries:
-  leaders:  names;
-  ids:      the ids of events sent with one (idempotent), each once;
-  caps:     cap counter key indices;
-  boards:   key index, name ("challenge:period"), m, m member names,
-            m rank flags (true: some request wants the member's rank);
-  groups:   n events, per event: id, idempotent (bool), leader number,
-            points (text), event JSON, k standings, per standing: board
-            number, member slot, points (number), "name|points" (text),
-            reached, cap key index (0 = none), cap.
+ARGV[1] expire-at of the current bucket (Unix s), ARGV[2] number of
+buckets, ARGV[3] one MessagePack array A of parts, each a count and entries:
+  leaders:  n names, then n recent-list key indices;
+  ids:      the ids of idempotent events, each once;
+  urls:     URL fields, each once;
+  counters: per hash: key index, TTL (s, 0 = none), n, n counter numbers,
+            n fields;
+  boards:   per board: key index, name ("challenge:period"), team board key
+            index, team count key index, team filter (",a,b," or ""), m,
+            m member names, m rank flags;
+  groups:   n events, per event: id, idempotent, leader number, points
+            (text), event JSON, explanation (text), URL field or "",
+            cooldown counter (0 = none), cooldown (s), at (Unix s), badge
+            hash key index (0 = none), k challenges, per challenge: period
+            board, slot, all-time board (0 = none), slot, points (number),
+            "name|points" of the period board, reached on each board, cap
+            counter, cap, day counter, local day number, first-of-day bonus,
+            streak days, streak bonus, "name|points" of the all-time board
+            (or ""), g goals, per goal: counter, count, bonus, id, badge.
 Reply: { {name, version, ...} for boards that changed, then one entry per
 group: {"E", event numbers with unknown leaders} or one result string per
-event: "dup|points|reasons|name|points|score|rank|name|...". }
+event (see scoring.c for its format). }
 ]]
 
 local K = 4294967296
 local KEYS, call, tonumber = KEYS, redis.call, tonumber
-local format, concat, floor, sub, unpack = string.format, table.concat, math.floor, string.sub, unpack
+local format, concat, floor, abs, sub, find, match, unpack = string.format, table.concat,
+  math.floor, math.abs, string.sub, string.find, string.match, unpack
+local band, bor, lshift = bit.band, bit.bor, bit.lshift
 local nbuckets = tonumber(ARGV[2])
 local A = cmsgpack.unpack(ARGV[3])
 local a = 1
@@ -70,14 +88,15 @@ local a = 1
 -- Reads, one command each over a range of A.
 local nl = A[a]
 local lfirst = a + 1
-local known = nl > 0 and call('HMGET', KEYS[1], unpack(A, lfirst, lfirst + nl - 1)) or {}
-a = lfirst + nl
+local meta = nl > 0 and call('HMGET', KEYS[1], unpack(A, lfirst, lfirst + nl - 1)) or {}
+local lrecent = lfirst + nl
+a = lfirst + 2 * nl
 
 local first = {} -- event id -> result string of an earlier call
 local ni = A[a]
 if ni > 0 then
   for k = 1, nbuckets do
-    local found = call('HMGET', KEYS[3 + k], unpack(A, a + 1, a + ni))
+    local found = call('HMGET', KEYS[4 + k], unpack(A, a + 1, a + ni))
     for i = 1, ni do
       if found[i] and not first[A[a + i]] then first[A[a + i]] = found[i] end
     end
@@ -85,48 +104,150 @@ if ni > 0 then
 end
 a = a + ni + 1
 
-local capv, capdirty = {}, {}
-local nc = A[a]
-if nc > 0 then
-  local ck = {}
-  for i = 1, nc do ck[i] = KEYS[A[a + i]] end
-  local found = call('MGET', unpack(ck))
-  for i = 1, nc do capv[A[a + i]] = tonumber(found[i] or '0') end
+local urlseen = {}
+local nu = A[a]
+if nu > 0 then
+  local found = call('HMGET', KEYS[4], unpack(A, a + 1, a + nu))
+  for i = 1, nu do urlseen[A[a + i]] = found[i] and true or false end
 end
-a = a + nc + 1
+a = a + nu + 1
+
+-- Counters: fields of a few hashes, one HMGET each. cnt[ci] is the value
+-- (false when absent) of counter ci, which lives in field cfield[ci] of hash
+-- chash[ci].
+local cnt, cdirty, cfield, chash, hkey, httl = {}, {}, {}, {}, {}, {}
+local nh = A[a]
+a = a + 1
+for h = 1, nh do
+  local n = A[a + 2]
+  local ids, fields = a + 3, a + 3 + n
+  hkey[h], httl[h] = KEYS[A[a]], A[a + 1]
+  local found = call('HMGET', hkey[h], unpack(A, fields, fields + n - 1))
+  for i = 1, n do
+    local ci = A[ids + i - 1]
+    cnt[ci], cfield[ci], chash[ci] = found[i] or false, A[fields + i - 1], h
+  end
+  a = fields + n
+end
 
 -- Boards: score[b][slot] is the member's score, false when not on board b.
 local nb = A[a]
 a = a + 1
-local bkey, bname, bmem, bm, score, reached, dirty = {}, {}, {}, {}, {}, {}, {}
+local bkey, bname, bmem, bm, btkey, btcnt, bfilter = {}, {}, {}, {}, {}, {}, {}
+local score, reached, dirty, tadd, tnew = {}, {}, {}, {}, {}
 for b = 1, nb do
-  local m = A[a + 2]
-  bkey[b], bname[b], bmem[b], bm[b] = KEYS[A[a]], A[a + 1], a + 3, m
-  local s, found = {}, call('ZMSCORE', KEYS[A[a]], unpack(A, a + 3, a + 2 + m))
+  local m = A[a + 5]
+  bkey[b], bname[b], btkey[b], btcnt[b], bfilter[b] = KEYS[A[a]], A[a + 1], A[a + 2], A[a + 3], A[a + 4]
+  bmem[b], bm[b] = a + 6, m
+  local s, found = {}, call('ZMSCORE', KEYS[A[a]], unpack(A, a + 6, a + 5 + m))
   for i = 1, m do s[i] = found[i] and floor(tonumber(found[i]) / K) or false end
-  score[b], reached[b], dirty[b] = s, {}, {}
-  a = a + 3 + 2 * m
+  score[b], reached[b], dirty[b], tadd[b], tnew[b] = s, {}, {}, {}, {}
+  a = a + 6 + 2 * m
+end
+
+-- The team in a leader's profile (JSON written by http_admin.c, compact,
+-- with ids that need no escaping), "" when none; looked up once per leader.
+local teams = {}
+local function team_of(li)
+  local t = teams[li]
+  if t == nil then
+    local m = meta[li]
+    local i = find(m, '"team":"', 1, true)
+    t = i and match(m, '^[^"]*', i + 8) or ''
+    teams[li] = t
+  end
+  return t
+end
+
+-- The day state of a counter, parsed once per call: {day, mask, streak}.
+local days = {}
+local function day_state(ci)
+  local d = days[ci]
+  if d == nil then
+    local v = cnt[ci]
+    if v then
+      local x, y, z = v:match('^(%d+):(%d+):(%d+)$')
+      d = {tonumber(x), tonumber(y), tonumber(z)}
+    else
+      d = false
+    end
+    days[ci] = d
+  end
+  return d
+end
+
+-- Marks local day e active; returns first-of-day and the streak bonus due.
+local function activate(ci, e, sdays)
+  local d = day_state(ci)
+  local firstday, streakdue = false, false
+  if not d then
+    d = {e, 1, 1}
+    days[ci] = d
+    firstday = true
+    streakdue = sdays > 0 and 1 % sdays == 0
+  elseif e > d[1] then
+    local shift = e - d[1]
+    d[2] = shift >= 31 and 1 or band(bor(lshift(d[2], shift), 1), 0x7fffffff)
+    d[3] = shift == 1 and d[3] + 1 or 1
+    d[1] = e
+    firstday = true
+    streakdue = sdays > 0 and d[3] % sdays == 0
+  elseif e < d[1] and d[1] - e < 31 then -- a late event for an earlier day
+    local bitv = lshift(1, d[1] - e)
+    firstday = band(d[2], bitv) == 0
+    d[2] = bor(d[2], bitv)
+  end
+  if firstday then
+    cnt[ci] = d[1] .. ':' .. d[2] .. ':' .. d[3]
+    cdirty[ci] = true
+  end
+  return firstday, streakdue
 end
 
 -- Work out every event in memory, walking the groups. A new event leaves
 -- epoints/ereason and, per standing j, sb/ss (board, slot), spfx (result
--- prefix) and scur (score after it).
+-- prefix: "name|points"), snote (its notes) and scur (score after it).
 local ng = A[a]
 a = a + 1
 local out, seen, fresh, result = {}, {}, {}, {}
 local ep, epoints, ereason, es0, ens, dupof = {}, {}, {}, {}, {}, {}
-local sb, ss, spfx, scur, capev = {}, {}, {}, {}, {}
+local sb, ss, spfx, snote, scur, capev = {}, {}, {}, {}, {}, {}
+local badges = {}
 local ne, ns = 0, 0
+
+-- Adds pts to a leader's standing on board b (slot), and to the team board.
+local function apply(b, slot, pts, when, li, pfx, note)
+  local s = score[b]
+  local cur = s[slot]
+  if pts ~= 0 then
+    if btkey[b] > 0 then
+      local team = team_of(li)
+      if team ~= '' then
+        if not cur then tnew[b][team] = (tnew[b][team] or 0) + 1 end
+        tadd[b][team] = (tadd[b][team] or 0) + pts
+      end
+    end
+    cur = (cur or 0) + pts
+    s[slot] = cur
+    reached[b][slot] = when
+    dirty[b][slot] = true
+  end
+  ns = ns + 1
+  sb[ns], ss[ns], spfx[ns], snote[ns], scur[ns] = b, slot, pfx, note, cur
+end
+
 for g = 1, ng do
   local n = A[a]
   a = a + 1
   local gstart, bad = a, nil
   for i = 1, n do -- unknown leaders refuse the group whole
-    if not known[A[a + 2]] then
+    if not meta[A[a + 2]] then
       bad = bad or {'E'}
       bad[#bad + 1] = i
     end
-    a = a + 6 + 7 * A[a + 5]
+    local k = A[a + 11]
+    a = a + 12
+    for _ = 1, k do a = a + 17 + 5 * A[a + 16] end
   end
   if bad then
     out[g] = bad
@@ -136,48 +257,111 @@ for g = 1, ng do
     for _ = 1, n do
       ne = ne + 1
       local i = ne
-      local id, idem, li, k = A[a], A[a + 1], A[a + 2], A[a + 5]
+      local id, idem, li, k = A[a], A[a + 1], A[a + 2], A[a + 11]
       ep[i] = a
       local prior = idem and (seen[id] or first[id])
-      a = a + 6
       if prior then
         dupof[i] = prior -- an event number of this call, or an earlier result
-        a = a + 7 * k
+        a = a + 12
+        for _ = 1, k do a = a + 17 + 5 * A[a + 16] end
       else
-        local capped = 0
-        es0[i], ens[i] = ns + 1, k
+        local url, cdci, at = A[a + 6], A[a + 7], A[a + 9]
+        local limit
+        if url ~= '' and urlseen[url] then
+          limit = 'duplicate_url'
+        elseif cdci > 0 and cnt[cdci] and abs(at - tonumber(cnt[cdci])) < A[a + 8] then
+          limit = 'cooldown'
+        end
+        local team, badgeci = nil, A[a + 10]
+        local capped, nch, scored, reasons = 0, 0, false, limit
+        a = a + 12
+        es0[i] = ns + 1
         for _ = 1, k do
-          local b, slot, pts, pfx, when, ci = A[a], A[a + 1], A[a + 2], A[a + 3], A[a + 4], A[a + 5]
-          if ci > 0 then
-            if capev[ci] ~= i then -- one count per event, whichever boards share it
-              capev[ci] = i
-              capv[ci] = capv[ci] + 1
-              capdirty[ci] = true
-            end
-            if capv[ci] > A[a + 6] then
-              pts = 0
-              capped = capped + 1
-              pfx = bname[b] .. '|0'
+          local b1, b2, ngoals = A[a], A[a + 2], A[a + 16]
+          local filter = bfilter[b1]
+          if filter ~= '' then
+            team = team or team_of(li)
+            if team == '' or not find(filter, ',' .. team .. ',', 1, true) then
+              b1 = nil -- not eligible: no standing in this challenge
             end
           end
-          local s = score[b]
-          local cur = s[slot]
-          if pts ~= 0 then
-            cur = (cur or 0) + pts
-            s[slot] = cur
-            reached[b][slot] = when
-            dirty[b][slot] = true
+          if b1 then
+            nch = nch + 1
+            local pts, pfx1, pfx2, note = A[a + 4], A[a + 5], A[a + 15], ''
+            local ci = A[a + 8]
+            if limit then
+              pts, note = 0, limit
+            elseif ci > 0 then
+              if capev[ci] ~= i then -- one count per event, whichever boards share it
+                capev[ci] = i
+                cnt[ci] = (tonumber(cnt[ci]) or 0) + 1
+                cdirty[ci] = true
+              end
+              if cnt[ci] > A[a + 9] then
+                pts, note = 0, 'daily_cap'
+                capped = capped + 1
+                if not reasons then reasons = 'daily_cap' end
+              end
+            end
+            if note == '' then
+              scored = true
+              local bonus, notes = 0, nil
+              local dci = A[a + 10]
+              if dci > 0 then
+                local firstday, streakdue = activate(dci, A[a + 11], A[a + 13])
+                if firstday and A[a + 12] ~= 0 then
+                  bonus = bonus + A[a + 12]
+                  notes = {'first_of_day:' .. A[a + 12]}
+                end
+                if streakdue and A[a + 14] ~= 0 then
+                  bonus = bonus + A[a + 14]
+                  notes = notes or {}
+                  notes[#notes + 1] = 'streak:' .. A[a + 14] .. ':' .. days[dci][3]
+                end
+              end
+              local q = a + 17
+              for _ = 1, ngoals do
+                local gci = A[q]
+                local c = (tonumber(cnt[gci]) or 0) + 1
+                cnt[gci], cdirty[gci] = c, true
+                if c == A[q + 1] then
+                  bonus = bonus + A[q + 2]
+                  notes = notes or {}
+                  notes[#notes + 1] = 'goal:' .. A[q + 3] .. ':' .. A[q + 2]
+                  if badgeci > 0 then
+                    badges[#badges + 1] = {badgeci, bname[b1] .. ':' .. A[q + 3], A[q + 4] .. '|' .. at}
+                  end
+                end
+                q = q + 5
+              end
+              if bonus ~= 0 then
+                pts = pts + bonus
+                local ptext = format('%d', pts)
+                pfx1, pfx2 = bname[b1] .. '|' .. ptext, b2 > 0 and bname[b2] .. '|' .. ptext
+              end
+              if notes then note = concat(notes, ',') end
+            else
+              pfx1, pfx2 = bname[b1] .. '|0', b2 > 0 and bname[b2] .. '|0'
+            end
+            apply(b1, A[a + 1], pts, A[a + 6], li, pfx1, note)
+            if b2 > 0 then apply(b2, A[a + 3], pts, A[a + 7], li, pfx2, note) end
           end
-          ns = ns + 1
-          sb[ns], ss[ns], spfx[ns], scur[ns] = b, slot, pfx, cur
-          a = a + 7
+          a = a + 17 + 5 * ngoals
         end
-        if capped > 0 then
-          epoints[i] = capped == k and '0' or A[ep[i] + 3]
-          ereason[i] = 'daily_cap'
+        ens[i] = ns - es0[i] + 1
+        if scored then
+          if url ~= '' then urlseen[url] = id end
+          if cdci > 0 then
+            local last = tonumber(cnt[cdci])
+            if not last or at > last then cnt[cdci], cdirty[cdci] = at, true end
+          end
+        end
+        if limit or (capped > 0 and capped == nch) then
+          epoints[i] = '0'
         else
-          epoints[i], ereason[i] = A[ep[i] + 3], ''
+          epoints[i] = A[ep[i] + 3]
         end
+        ereason[i] = reasons or ''
         fresh[#fresh + 1] = i
         if idem then seen[id] = i end
       end
@@ -200,6 +384,11 @@ for b = 1, nb do
     versions[#versions + 1] = bname[b]
     versions[#versions + 1] = call('HINCRBY', KEYS[3], bname[b], 1)
   end
+  for team, pts in pairs(tadd[b]) do call('ZINCRBY', KEYS[btkey[b]], pts, team) end
+  for team, n in pairs(tnew[b]) do
+    call('ZINCRBY', KEYS[btkey[b]], 0, team)
+    call('HINCRBY', KEYS[btcnt[b]], team, n)
+  end
   local r, flags = {}, mem + bm[b] - 1
   for slot = 1, bm[b] do
     local v = s[slot]
@@ -210,17 +399,41 @@ for b = 1, nb do
   rank[b] = r
 end
 
-for ci in pairs(capdirty) do
-  call('SET', KEYS[ci], capv[ci], 'EX', 172800)
+local hw = {}
+for ci in pairs(cdirty) do
+  local h = chash[ci]
+  local w = hw[h]
+  if w == nil then
+    w = {'HSET', hkey[h]}
+    hw[h] = w
+  end
+  w[#w + 1] = cfield[ci]
+  w[#w + 1] = cnt[ci]
 end
+for h, w in pairs(hw) do
+  call(unpack(w))
+  if httl[h] > 0 then call('EXPIRE', hkey[h], httl[h]) end
+end
+for _, bg in ipairs(badges) do
+  call('HSET', KEYS[bg[1]], bg[2], bg[3])
+end
+local urlw = {'HSET', KEYS[4]}
+for u, v in pairs(urlseen) do
+  if v and v ~= true then
+    urlw[#urlw + 1] = u
+    urlw[#urlw + 1] = v
+  end
+end
+if #urlw > 2 then call(unpack(urlw)) end
 
--- Results of new events: remembered for retries and appended to the log.
-local idem, log, parts = {'HSET', KEYS[4]}, {'XADD', KEYS[2], '*'}, {'0'}
+-- Results of new events: remembered for retries, appended to the log and
+-- to each leader's recent events.
+local idem, log, parts, recent = {'HSET', KEYS[5]}, {'XADD', KEYS[2], '*'}, {'0'}, {}
 for f = 1, #fresh do
   local i = fresh[f]
   local p = ep[i]
-  parts[2], parts[3] = epoints[i], ereason[i]
-  local n = 3
+  parts[2], parts[3], parts[4] = epoints[i], ereason[i], A[p + 5]
+  local n = 4
   for j = es0[i], es0[i] + ens[i] - 1 do
     local cur = scur[j]
     parts[n + 1] = spfx[j]
@@ -229,7 +442,8 @@ for f = 1, #fresh do
     else
       parts[n + 2], parts[n + 3] = '', ''
     end
-    n = n + 3
+    parts[n + 4] = snote[j]
+    n = n + 4
   end
   local str = concat(parts, '|', 1, n)
   result[i] = str
@@ -244,9 +458,25 @@ for f = 1, #fresh do
 end
 if #idem > 2 then
   call(unpack(idem))
-  call('EXPIREAT', KEYS[4], ARGV[1])
+  call('EXPIREAT', KEYS[5], ARGV[1])
 end
-if #log > 3 then call(unpack(log)) end
+if #log > 3 then
+  -- A leader's recent events are references into the log: "<entry id> <n>"
+  -- for the n-th event of that entry.
+  local sid = call(unpack(log)) .. ' '
+  for f = 1, #fresh do
+    local li = A[ep[fresh[f]] + 2]
+    local l = recent[li]
+    if l == nil then
+      l = {'LPUSH', KEYS[A[lrecent + li - 1]]}
+      recent[li] = l
+    end
+    l[#l + 1] = sid .. f
+  end
+  for _, l in pairs(recent) do
+    if call(unpack(l)) > 40 then call('LTRIM', l[2], 0, 19) end
+  end
+end
 
 -- Answers in request order; duplicates are marked with a leading 1.
 local reply = {versions}

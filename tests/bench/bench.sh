@@ -7,7 +7,11 @@
 #   bash tests/bench/bench.sh [seconds per run, default 10]
 #
 # ONLY="post1.lua read.lua" limits the runs to those wrk scripts; CONNS sets
-# the connections (default 32), LEADERS the leaders (default 1000).
+# the connections (default 32), LEADERS the leaders (default 1000). RULES
+# picks the rule set (default tests/bench/rules.json: one weekly challenge);
+# RULES=tests/bench/rules-full.json URLS=1 measures the whole rules language
+# (daily cap, first-of-day and streak bonuses, a campaign, a goal, and one
+# score per URL with a fresh URL on every event).
 #
 # Load generator, daemon and Redis share the machine, as in the targets of
 # the issues. Every server is started on a free loopback port and stopped.
@@ -15,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-10}
 conns=${CONNS:-32}
-export LEADERS=${LEADERS:-1000}
+export LEADERS=${LEADERS:-1000} URLS=${URLS:-}
 
 for p in wrk redis-server redis-cli curl; do
     command -v $p >/dev/null || { echo "bench needs $p (apt-get install wrk redis-server curl)"; exit 1; }
@@ -34,7 +38,7 @@ trap cleanup EXIT
 for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 ./build/release/podiumd ${PODIUMD_FLAGS:-} --redis "redis://127.0.0.1:$rport" --http_listen 127.0.0.1:0 \
-    --data_dir "$tmp/data" --rules_file tests/bench/rules.json --log_level warning \
+    --data_dir "$tmp/data" --rules_file "${RULES:-tests/bench/rules.json}" --log_level warning \
     2>"$tmp/podiumd.log" &
 dpid=$!
 # The daemon logs its port at info level; ask the kernel instead.

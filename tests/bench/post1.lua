@@ -4,6 +4,7 @@ local leaders = tonumber(os.getenv("LEADERS") or "1000")
 local token = os.getenv("TOKEN")
 local counter = 0
 local prefix
+local urls = os.getenv("URLS") == "1"
 
 function setup(thread)
   thread:set("tid", tostring(math.random(1, 1e9)))
@@ -21,9 +22,14 @@ end
 
 function request()
   counter = counter + 1
+  local url = ""
+  if urls then
+    url = string.format(',"url":"https://www.linkedin.com/feed/update/%s%d/?utm_source=bench"',
+                        prefix, counter)
+  end
   local body = string.format(
-    '{"id":"%s%d","leader":"l%d","type":"post","channel":"linkedin"}',
-    prefix, counter, counter % leaders)
+    '{"id":"%s%d","leader":"l%d","type":"post","channel":"linkedin"%s}',
+    prefix, counter, counter % leaders, url)
   return wrk.format(nil, "/v1/events", nil, body)
 end
 

@@ -15,7 +15,7 @@ import time
 import unittest
 
 from harness import (DEFAULT_RULES, PODIUMD, PodiumTestCase, Podiumd, Resp, pid_alive,
-                     times_today, wait_until, week_id)
+                     store_rules, times_today, wait_until, week_id)
 
 
 def rules_with_article():
@@ -55,7 +55,7 @@ class SignalTest(PodiumTestCase):
                 '{"activities": {"post": {"points": 10}},\n "challenges": [',          # not JSON
                 json.dumps({"activities": {"post": {"points": "ten"}}, "challenges": []}),  # invalid
                 json.dumps({**DEFAULT_RULES, "activities": {**DEFAULT_RULES["activities"],
-                                                            "reply": {"points": 3, "cooldown": "2m"}}}),
+                                                            "reply": {"points": 3, "cooldown": "9d"}}}),
         ]):
             with self.subTest(n=n):
                 self.d.write_rules(broken)
@@ -208,7 +208,7 @@ class RedisOutageTest(PodiumTestCase):
 
 class RulesInRedisTest(PodiumTestCase):
     """Without rules_file the rules of org default are read from Redis
-    (podium:{default}:rules) when the connection is made."""
+    (podium:{default}:ruleset) when the connection is made."""
     rules = None
     leaders = ()
 
@@ -225,7 +225,7 @@ class RulesInRedisTest(PodiumTestCase):
         self.assertProblem(self.req("GET", "/v1/challenges"), 503)
         self.assertUnchanged(before)
         # Rules stored in Redis are picked up on the next connection.
-        self.r("SET", self.key("rules"), json.dumps(DEFAULT_RULES))
+        store_rules(self.r, DEFAULT_RULES)
         self.r("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
         wait_until(lambda: self.d.ready_status() == 200, timeout=5, what="the rules from Redis")
         self.assertIn("rules: applied the rule set stored in Redis", self.d.log())
@@ -391,10 +391,11 @@ class CommandLineTest(unittest.TestCase):
                               "colour": "red"},
                              ["/activities/post/points: ", "/challenges/0/period: ",
                               "/challenges/0/activities/1: ", "/colour: "]),
-            "unsupported.json": ({**DEFAULT_RULES,
-                                  "activities": {**DEFAULT_RULES["activities"],
-                                                 "reply": {"points": 3, "cooldown": "2m"}}},
-                                 ["/activities/reply/cooldown: "]),
+            "limits.json": ({**DEFAULT_RULES,
+                             "activities": {**DEFAULT_RULES["activities"],
+                                            "reply": {"points": 3, "cooldown": "8d"}},
+                             "bonuses": {"streak": {"days": 1, "points": 5}}},
+                            ["/activities/reply/cooldown: ", "/bonuses/streak/days: "]),
         }
         for name, (text, expected) in cases.items():
             with self.subTest(file=name):

@@ -11,7 +11,7 @@ import threading
 import time
 import unittest
 
-from harness import (PodiumTestCase, london_day_start_ms, month_id, rfc3339, times_today,
+from harness import (PodiumTestCase, london, london_day_start_ms, month_id, rfc3339, times_today,
                      wait_until, week_id)
 
 
@@ -114,8 +114,10 @@ class ScoringTest(PodiumTestCase):
         self.assertEqual([x["standings"][1]["score"] for x in res], [10, 3, 15, 25, 18])
         self.assertEqual([x["standings"][0]["period"] for x in res], [self.W] * 5)
         self.assertEqual(res[4]["standings"][2:], [
-            {"challenge": "meetings", "period": self.M, "points": 1, "score": 1, "rank": 1},
-            {"challenge": "meetings", "period": "all", "points": 1, "score": 1, "rank": 1}])
+            {"challenge": "meetings", "period": self.M, "points": 1, "score": 1, "rank": 1,
+             "limits": [], "bonuses": []},
+            {"challenge": "meetings", "period": "all", "points": 1, "score": 1, "rank": 1,
+             "limits": [], "bonuses": []}])
         self.assertEqual(len({x["id"] for x in res}), 5, "each event gets its own id")
         self.assertTrue(all(not x["duplicate"] for x in res))
         self.assertEqual(self.ranking(), [(1, "amy", 25), (2, "bob", 18)])
@@ -265,11 +267,12 @@ class ScoringTest(PodiumTestCase):
         j = self.ok(self.batch([{"leader": "bob", "type": "post", "at": t[5]}] * 3))
         self.assertEqual([x["points"] for x in j["results"]], [10, 10, 0])
         self.assertEqual(j["results"][2]["reasons"], ["daily_cap"])
+        # One hash per challenge and local date, a field per leader and type.
         caps = self.r("KEYS", self.key("cap", "*"))
-        self.assertEqual(len(caps), 2, caps)
-        for k in caps:
-            self.assertEqual(int(self.r("GET", k)), 4)
-            self.assertGreater(self.r("TTL", k), 86400)
+        self.assertEqual(caps, [self.key("cap", "weekly", london(t[0]).date().isoformat()).encode()])
+        self.assertEqual(self.r("HGETALL", caps[0]),
+                         [b"amy|post", b"4", b"bob|post", b"4"])
+        self.assertGreater(self.r("TTL", caps[0]), 86400)
 
     def test_duplicates_do_not_use_up_the_daily_cap(self):
         t = times_today(5)
@@ -490,14 +493,19 @@ class ScoringTest(PodiumTestCase):
         self.assertEqual(e["stakeholder"], "investor")
         self.assertEqual(e["url"], "https://www.linkedin.com/feed/update/1")
         self.assertEqual(e["note"], "Met the CFO of Acme \u2014 great chat")
+        # dup|points|reasons|explanation, then per board name|points|score|rank|notes
+        explain = ('{"base":15,"multipliers":[{"kind":"channel","name":"linkedin","factor":1.5},'
+                   '{"kind":"stakeholder","name":"investor","factor":2}]}')
         self.assertEqual(e["result"], "|".join([
-            "0", "45", "",
-            "weekly:%s" % self.W, "45", "45", "1",
-            "weekly:all", "45", "45", "1",
-            "meetings:%s" % self.M, "1", "1", "1",
-            "meetings:all", "1", "1", "1"]))
+            "0", "45", "", explain,
+            "weekly:%s" % self.W, "45", "45", "1", "",
+            "weekly:all", "45", "45", "1", "",
+            "meetings:%s" % self.M, "1", "1", "1", "",
+            "meetings:all", "1", "1", "1", ""]))
         self.assertNotIn("channel", entries[0])
-        self.assertEqual(entries[0]["result"], "0|10||weekly:%s|10|10|1|weekly:all|10|10|1" % self.W)
+        self.assertEqual(entries[0]["result"],
+                         '0|10||{"base":10,"multipliers":[]}|weekly:%s|10|10|1||weekly:all|10|10|1|'
+                         % self.W)
         # The idempotency record holds the same result, for at least a week.
         rec, ttl = self.idem_record("log-1")
         self.assertEqual(rec, e["result"])

@@ -184,50 +184,29 @@ static void test_spec_example(void **state)
     errlist_clear(&errs);
 }
 
-/* The SPEC example uses six features that this version does not apply. */
-static void test_unsupported_spec(void **state)
+/* Lists of teams and leaders are bounded, so that a call carries them cheaply. */
+static void test_id_list_limits(void **state)
 {
     (void)state;
-    static const char *const want[] = {
-        "/activities/reply/cooldown", "/bonuses/first_of_day", "/bonuses/streak", "/campaigns",
-        "/challenges/0/goals",        "/challenges/1/teams",
-    };
+    char doc[16384], list[12000];
+    size_t n = 0;
+    for (int i = 0; i <= RULES_MAX_TEAMS; i++)
+        n += (size_t)snprintf(list + n, sizeof(list) - n, "%s't%d'", i ? "," : "", i);
+    snprintf(doc, sizeof(doc), DOC("", ",'teams':[%s]"), list);
     errlist errs = {0};
-    rules *r = rules_parse(spec_example, strlen(spec_example), &errs);
-    assert_non_null(r);
-    assert_int_equal(rules_unsupported(r, &errs), 6);
-    assert_int_equal(errs.n, 6);
-    for (size_t i = 0; i < 6; i++) {
-        assert_string_equal(errs.items[i].pointer, want[i]);
-        assert_non_null(strstr(errs.items[i].message, "not supported by this version of podiumd"));
-    }
-    assert_string_equal(errs.items[0].message, "cooldown is not supported by this version of "
-                                               "podiumd; remove this member to apply these rules");
-    rules_free(r);
-    errlist_clear(&errs);
-}
-
-/* Leaders lists are reported too; plain rules, and zero values, are not. */
-static void test_unsupported_other(void **state)
-{
-    (void)state;
-    errlist errs = {0};
-    rules *r =
-        parse_q(DOC(",'bonuses':{'first_of_day':0},'campaigns':[]", ",'leaders':['alice']"), &errs);
-    assert_non_null(r);
-    assert_int_equal(rules_unsupported(r, &errs), 1);
+    assert_null(parse_q(doc, &errs));
     assert_int_equal(errs.n, 1);
-    assert_string_equal(errs.items[0].pointer, "/challenges/0/leaders");
-    assert_non_null(strstr(errs.items[0].message, "everybody then takes part"));
-    rules_free(r);
+    assert_string_equal(errs.items[0].pointer, "/challenges/0/teams");
+    assert_non_null(strstr(errs.items[0].message, "at most 100 team ids, got 101"));
     errlist_clear(&errs);
-
-    r = parse_q(DOC(",'multipliers':{'channel':{'x':2}}", ",'scoring':'count'"), &errs);
+    /* Exactly the limit is fine. */
+    char *last = strrchr(list, ',');
+    *last = '\0';
+    snprintf(doc, sizeof(doc), DOC("", ",'teams':[%s]"), list);
+    rules *r = parse_q(doc, &errs);
     assert_non_null(r);
-    assert_int_equal(rules_unsupported(r, &errs), 0);
-    assert_int_equal(errs.n, 0);
+    assert_int_equal(r->challenges[0].n_teams, RULES_MAX_TEAMS);
     rules_free(r);
-    assert_int_equal(rules_unsupported(NULL, &errs), 0);
 }
 
 /* Defaults and accepted edge values compile as documented. */
@@ -770,7 +749,6 @@ static void test_docs_example(void **state)
     if (r == NULL)
         dump("docs example refused", &errs);
     assert_non_null(r);
-    assert_int_equal(rules_unsupported(r, &errs), 0);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int a = rules_activity_index(r, cases[i].activity);
         assert_true(a >= 0);
@@ -783,7 +761,7 @@ static void test_docs_example(void **state)
     rules_free(r);
 }
 
-/* examples/rules.json is valid and uses only what this version applies. */
+/* examples/rules.json is valid and uses the whole language. */
 static void test_examples_file(void **state)
 {
     (void)state;
@@ -806,15 +784,14 @@ static void test_examples_file(void **state)
     if (r == NULL)
         dump("examples/rules.json refused", &errs);
     assert_non_null(r);
-    size_t unsupported = rules_unsupported(r, &errs);
-    if (unsupported != 0)
-        dump("examples/rules.json uses unsupported features", &errs);
-    assert_int_equal(unsupported, 0);
     assert_int_equal(r->n_challenges, 4);
     assert_int_equal(r->challenges[0].period.kind, PERIOD_WEEK);
     assert_int_equal(r->challenges[1].period.kind, PERIOD_MONTH);
     assert_int_equal(r->challenges[2].period.kind, PERIOD_FIXED);
     assert_int_equal(r->challenges[3].period.kind, PERIOD_ALL);
+    assert_true(r->activities[2].cooldown == 120 && r->first_of_day == 2 && r->streak_days == 5);
+    assert_int_equal(r->n_campaigns, 1);
+    assert_int_equal(r->challenges[0].n_goals, 1);
     rules_free(r);
     errlist_clear(&errs);
 }
@@ -842,12 +819,17 @@ static void test_points_saturate(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_spec_example),      cmocka_unit_test(test_unsupported_spec),
-        cmocka_unit_test(test_unsupported_other), cmocka_unit_test(test_defaults_and_edges),
-        cmocka_unit_test(test_single_errors),     cmocka_unit_test(test_typo),
-        cmocka_unit_test(test_many_errors),       cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_bad_text),          cmocka_unit_test(test_points),
-        cmocka_unit_test(test_points_saturate),   cmocka_unit_test(test_docs_example),
+        cmocka_unit_test(test_spec_example),
+        cmocka_unit_test(test_id_list_limits),
+        cmocka_unit_test(test_defaults_and_edges),
+        cmocka_unit_test(test_single_errors),
+        cmocka_unit_test(test_typo),
+        cmocka_unit_test(test_many_errors),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_bad_text),
+        cmocka_unit_test(test_points),
+        cmocka_unit_test(test_points_saturate),
+        cmocka_unit_test(test_docs_example),
         cmocka_unit_test(test_examples_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

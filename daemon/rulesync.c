@@ -1,0 +1,427 @@
+/*
+ * rulesync.c - keeps the rules in force equal to the stored rule set.
+ *
+ * State. `seen` is the newest stored version this daemon has looked at
+ * (installed, refused as invalid, or passed over in rules_file mode), -1
+ * before the first look; app.rules_version is the version in force. A fetch
+ * (HMGET version doc source) runs when the store becomes ready, on every
+ * message of the org's channel (and after each resubscribe), and when the
+ * 1-second check (HGET version) sees a version other than `seen`. Only one
+ * fetch is in flight at a time; a request meanwhile runs one more after it.
+ *
+ * Ordering. Every command goes over the store's one command connection, so
+ * replies come in the order Redis ran the commands: a fetch answered after
+ * rules.lua stored version N sees N or newer. A stored version is installed
+ * when it differs from the one in force (not only when it is higher: after
+ * Redis lost its data, versions start again at 1).
+ *
+ * rules_file mode. `file_doc` holds the text of the file in force; it is
+ * written through rules.lua while `file_pending` (after start, SIGHUP, or a
+ * failed write), at once when the store is ready and else at the next check.
+ * `file_gen` tells a write's answer for an older file text from the current
+ * one. Fetches there only look at the source of foreign versions, to warn.
+ *
+ * Ownership. rulesync owns file_doc and, until it hands them to ingest, the
+ * rules it compiled. Store callbacks hold `rs` (or a struct apply), so
+ * rulesync is freed after the store, whose last callbacks fire with NULL.
+ */
+#include "rulesync.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingest.h"
+#include "keys.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+#define CHECK_INTERVAL_MS 1000
+#define FILE_MAX_BYTES    (64u << 20)
+
+struct rulesync {
+    app *a;
+    char *file;     /* rules_file, NULL when rules come from Redis */
+    char *file_doc; /* text of the file in force (rules_file mode) */
+    size_t file_len;
+    uint64_t file_gen;      /* bumped at each load of the file */
+    uint64_t writing_gen;   /* file_gen of the write in flight */
+    bool file_pending;      /* file_doc still to be written to Redis */
+    bool file_writing;      /* a write of file_doc is in flight */
+    int64_t seen;           /* newest stored version looked at; -1 = none yet */
+    int64_t warned;         /* foreign version warned about (rules_file mode) */
+    bool warned_none;       /* "nothing stored" was said since the store became ready */
+    bool fetching, refetch; /* a fetch in flight; another one wanted after it */
+    bool checking;          /* a version check in flight */
+    struct event *tick;
+    char key[KEYS_MAX], hist[KEYS_MAX], channel[KEYS_MAX];
+};
+
+/* A PUT's rule set on its way to Redis; owns r until installed. */
+struct apply {
+    rulesync *rs;
+    rules *r;
+    rulesync_done_fn *done;
+    void *arg;
+};
+
+/* Reads a whole file into a NUL-terminated buffer; NULL with errno. */
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (n < cap - 1)
+            break;
+        if (cap >= FILE_MAX_BYTES) {
+            free(buf);
+            buf = NULL;
+            errno = EFBIG;
+            break;
+        }
+        char *bigger = realloc(buf, cap * 2);
+        if (bigger == NULL)
+            free(buf);
+        buf = bigger;
+        cap *= 2;
+    }
+    fclose(f);
+    if (buf) {
+        buf[n] = '\0';
+        *len = n;
+    }
+    return buf;
+}
+
+rules *rulesync_read_file(const char *path, FILE *report)
+{
+    size_t len;
+    char *text = read_all(path, &len);
+    if (text == NULL) {
+        fprintf(report, "%s: cannot read: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    errlist errs = {0};
+    rules *r = rules_parse(text, len, &errs);
+    free(text);
+    for (size_t i = 0; i < errs.n; i++)
+        fprintf(report, "%s: %s: %s\n", path,
+                errs.items[i].pointer[0] ? errs.items[i].pointer : "/", errs.items[i].message);
+    errlist_clear(&errs);
+    return r;
+}
+
+/* Puts r in force as stored version `version` (0 = not stored yet). */
+static void install(rulesync *rs, rules *r, int64_t version)
+{
+    ingest_set_rules(rs->a->in, r);
+    rs->a->rules_loaded_ms = util_now_ms();
+    rs->a->rules_version = version;
+}
+
+/* Sends rules.lua with doc; false when the store is not ready. */
+static bool run_rules_lua(rulesync *rs, const char *doc, size_t len, const char *source,
+                          const char *expected, store_cb *cb, void *arg)
+{
+    char now[24];
+    util_i64toa(util_now_ms(), now);
+    const char *argv[] = {rs->key, rs->hist, doc, now, source, expected, rs->channel};
+    size_t lens[] = {strlen(rs->key),  strlen(rs->hist),   len, strlen(now), strlen(source),
+                     strlen(expected), strlen(rs->channel)};
+    return store_script(rs->a->st, STORE_SCRIPT_RULES, 2, 7, argv, lens, cb, arg) == 0;
+}
+
+/* Reads a rules.lua reply: its status word, version and applied_at. */
+static const char *script_result(const store_reply *r, int64_t *version, int64_t *applied_at)
+{
+    const char *word = store_reply_str(store_reply_at(r, 0), NULL);
+    *version = store_reply_int(store_reply_at(r, 1));
+    *applied_at = store_reply_int(store_reply_at(r, 2));
+    if (store_reply_is_error(r) || word == NULL)
+        return NULL;
+    return word;
+}
+
+static void fetch(rulesync *rs);
+static void write_file(rulesync *rs);
+
+/* rules.lua reply to a write of the rules file. */
+static void on_file_written(void *arg, const store_reply *r)
+{
+    rulesync *rs = arg;
+    int64_t version, applied_at;
+    rs->file_writing = false;
+    const char *word = script_result(r, &version, &applied_at);
+    if (word == NULL || version <= 0) {
+        if (r) /* NULL: the connection went; the next ready writes it */
+            log_warn("rules: cannot store %s in Redis yet; retrying", rs->file);
+        return;
+    }
+    if (rs->writing_gen != rs->file_gen) { /* reloaded meanwhile: store the new text */
+        write_file(rs);
+        return;
+    }
+    rs->file_pending = false;
+    rs->a->rules_version = version;
+    rs->seen = version;
+    if (strcmp(word, "changed") == 0)
+        log_info("rules: stored %s in Redis as version %" PRId64, rs->file, version);
+    else
+        log_info("rules: %s is version %" PRId64 " in Redis already", rs->file, version);
+}
+
+/* Writes the rules file's text through rules.lua if it is pending. */
+static void write_file(rulesync *rs)
+{
+    if (!rs->file_pending || rs->file_writing || !store_ready(rs->a->st))
+        return;
+    if (run_rules_lua(rs, rs->file_doc, rs->file_len, "file", "", on_file_written, rs)) {
+        rs->file_writing = true;
+        rs->writing_gen = rs->file_gen;
+    }
+}
+
+/* HMGET reply of a fetch: version, doc, source. */
+static void on_fetched(void *arg, const store_reply *r)
+{
+    rulesync *rs = arg;
+    rs->fetching = false;
+    if (r == NULL || store_reply_is_error(r)) {
+        if (r)
+            log_warn("rules: cannot read the rule set from Redis: %s", store_reply_str(r, NULL));
+        return; /* `seen` is unchanged: the next check fetches again */
+    }
+    int64_t version = store_reply_int(store_reply_at(r, 0));
+    size_t len;
+    const char *doc = store_reply_str(store_reply_at(r, 1), &len);
+    const char *source = store_reply_str(store_reply_at(r, 2), NULL);
+    if (version <= 0 || doc == NULL) {
+        rs->seen = 0;
+        if (!rs->file && !rs->warned_none && ingest_rules(rs->a->in) == NULL) {
+            rs->warned_none = true;
+            log_warn("rules: none stored in Redis yet and no rules_file set; writes are "
+                     "refused until PUT /v1/rules stores a rule set");
+        }
+        goto again;
+    }
+    rs->seen = version;
+    if (rs->file) {
+        if (version != rs->a->rules_version && source && strcmp(source, "api") == 0 &&
+            rs->warned != version && !rs->file_pending) {
+            rs->warned = version;
+            log_warn("rules: version %" PRId64 " was stored through PUT /v1/rules, but this "
+                     "podiumd takes its rules from %s and keeps them",
+                     version, rs->file);
+        }
+        goto again;
+    }
+    if (version == rs->a->rules_version)
+        goto again;
+    errlist errs = {0};
+    rules *nr = rules_parse(doc, len, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        log_err("rules (version %" PRId64 " in Redis): %s: %s", version,
+                errs.items[i].pointer[0] ? errs.items[i].pointer : "/", errs.items[i].message);
+    errlist_clear(&errs);
+    if (nr == NULL) {
+        log_err("rules: version %" PRId64 " stored in Redis is not valid for this podiumd; the "
+                "running rules (version %" PRId64 ") stay in force",
+                version, rs->a->rules_version);
+        goto again;
+    }
+    log_info("rules: applied the rule set stored in Redis (version %" PRId64
+             ", %zu activities, %zu challenges)",
+             version, nr->n_activities, nr->n_challenges);
+    install(rs, nr, version);
+again:
+    if (rs->refetch) {
+        rs->refetch = false;
+        fetch(rs);
+    }
+}
+
+/* Reads the stored rule set (one fetch at a time). */
+static void fetch(rulesync *rs)
+{
+    if (rs->fetching) {
+        rs->refetch = true;
+        return;
+    }
+    const char *argv[] = {"HMGET", rs->key, "version", "doc", "source"};
+    size_t lens[5];
+    for (int i = 0; i < 5; i++)
+        lens[i] = strlen(argv[i]);
+    if (store_command(rs->a->st, on_fetched, rs, 5, argv, lens) == 0)
+        rs->fetching = true;
+}
+
+/* HGET version reply of the 1-second check. */
+static void on_checked(void *arg, const store_reply *r)
+{
+    rulesync *rs = arg;
+    rs->checking = false;
+    if (r == NULL || store_reply_is_error(r))
+        return;
+    if (store_reply_int(r) != rs->seen) {
+        log_debug("rules: the stored version is %" PRId64 ", not %" PRId64 "; reading it",
+                  store_reply_int(r), rs->seen);
+        fetch(rs);
+    }
+}
+
+/* Once a second: write a pending rules file, and look for a missed version. */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    rulesync *rs = arg;
+    if (!store_ready(rs->a->st))
+        return;
+    write_file(rs);
+    if (rs->checking)
+        return;
+    const char *argv[] = {"HGET", rs->key, "version"};
+    size_t lens[] = {4, strlen(rs->key), 7};
+    if (store_command(rs->a->st, on_checked, rs, 3, argv, lens) == 0)
+        rs->checking = true;
+}
+
+/* A message on the org's channel (a new version), or a (re)subscription. */
+static void on_message(void *arg, const char *msg, size_t len)
+{
+    rulesync *rs = arg;
+    if (msg)
+        log_debug("rules: Redis announces version %.*s", (int)(len > 20 ? 20 : len), msg);
+    if (store_ready(rs->a->st))
+        fetch(rs);
+}
+
+rulesync *rulesync_new(app *a, const char *org, const char *rules_file)
+{
+    rulesync *rs = calloc(1, sizeof(*rs));
+    if (rs == NULL)
+        return NULL;
+    rs->a = a;
+    rs->seen = -1;
+    keys_ruleset(rs->key, org);
+    keys_rulehist(rs->hist, org);
+    keys_rules_channel(rs->channel, org);
+    if (rules_file && rules_file[0] && (rs->file = strdup(rules_file)) == NULL)
+        goto fail;
+    rs->tick = event_new(a->base, -1, EV_PERSIST, on_tick, rs);
+    if (rs->tick == NULL)
+        goto fail;
+    struct timeval tv = {CHECK_INTERVAL_MS / 1000, (CHECK_INTERVAL_MS % 1000) * 1000};
+    event_add(rs->tick, &tv);
+    if (store_subscribe(a->st, rs->channel, on_message, rs) < 0)
+        goto fail;
+    return rs;
+fail:
+    rulesync_free(rs);
+    return NULL;
+}
+
+void rulesync_free(rulesync *rs)
+{
+    if (rs == NULL)
+        return;
+    if (rs->tick)
+        event_free(rs->tick);
+    free(rs->file);
+    free(rs->file_doc);
+    free(rs);
+}
+
+const char *rulesync_file(const rulesync *rs)
+{
+    return rs->file;
+}
+
+bool rulesync_load_file(rulesync *rs)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *report = open_memstream(&buf, &len);
+    if (report == NULL)
+        return false;
+    rules *r = rulesync_read_file(rs->file, report);
+    fclose(report);
+    for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save))
+        log_err("rules: %s", line);
+    free(buf);
+    if (r == NULL)
+        return false;
+    char *doc = strdup(r->source);
+    if (doc == NULL) {
+        rules_free(r);
+        return false;
+    }
+    log_info("rules: applied %s (%zu activities, %zu challenges)", rs->file, r->n_activities,
+             r->n_challenges);
+    install(rs, r, 0); /* the version is known once Redis has it */
+    free(rs->file_doc);
+    rs->file_doc = doc;
+    rs->file_len = strlen(doc);
+    rs->file_gen++;
+    rs->file_pending = true;
+    write_file(rs);
+    return true;
+}
+
+void rulesync_store_ready(rulesync *rs, bool ready)
+{
+    if (rs == NULL || !ready)
+        return;
+    rs->warned_none = false;
+    write_file(rs);
+    fetch(rs);
+}
+
+/* rules.lua reply to a PUT: install, then tell the caller. */
+static void on_applied(void *arg, const store_reply *r)
+{
+    struct apply *ap = arg;
+    rulesync *rs = ap->rs;
+    int64_t version, applied_at;
+    const char *word = script_result(r, &version, &applied_at);
+    rulesync_status st = RULESYNC_UNAVAILABLE;
+    if (word && strcmp(word, "conflict") == 0) {
+        st = RULESYNC_CONFLICT;
+    } else if (word && version > 0) {
+        st = strcmp(word, "changed") == 0 ? RULESYNC_CHANGED : RULESYNC_SAME;
+        rs->seen = version;
+        if (version != rs->a->rules_version) {
+            log_info("rules: applied version %" PRId64
+                     " from PUT /v1/rules (%zu activities, %zu challenges)",
+                     version, ap->r->n_activities, ap->r->n_challenges);
+            install(rs, ap->r, version);
+            ap->r = NULL;
+        }
+    }
+    rules_free(ap->r);
+    ap->done(ap->arg, st, version, applied_at);
+    free(ap);
+}
+
+int rulesync_apply(rulesync *rs, const char *doc, size_t len, rules *r, const char *expected,
+                   rulesync_done_fn *done, void *arg)
+{
+    struct apply *ap = NULL;
+    if (rs->file || (ap = calloc(1, sizeof(*ap))) == NULL)
+        goto fail;
+    *ap = (struct apply){.rs = rs, .r = r, .done = done, .arg = arg};
+    if (!run_rules_lua(rs, doc, len, "api", expected, on_applied, ap))
+        goto fail;
+    return 0;
+fail:
+    free(ap);
+    rules_free(r);
+    return -1;
+}
