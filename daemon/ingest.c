@@ -270,7 +270,8 @@ static void answer_group(struct group *g, const store_reply *part)
         size_t len;
         const char *s = store_reply_str(store_reply_at(part, i), &len);
         size_t max_std = s ? score_result_count(s, len) : 0;
-        res[i] = (ingest_result){.id = g->b.v[i].id, .std = stds + used, .explain = "{}"};
+        res[i] = (ingest_result){
+            .id = g->b.v[i].id, .std = stds + used, .explain = "{}", .explain_len = 2};
         if (s)
             score_result_parse(s, len, &res[i], max_std);
         used += max_std;

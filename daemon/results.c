@@ -30,15 +30,17 @@ typedef struct note {
     char kind[24], a[EVENT_NAME_MAX + 1], b[24];
 } note;
 
-/* Reads the next note of a comma-separated list at *p; false at the end. */
-static bool next_note(const char **p, note *n)
+/* Reads the next note of a comma-separated list p[0..*left); false at the end. */
+static bool next_note(const char **p, size_t *left, note *n)
 {
-    if (**p == '\0')
+    if (*left == 0)
         return false;
-    size_t len = strcspn(*p, ",");
+    const char *comma = memchr(*p, ',', *left);
+    size_t len = comma ? (size_t)(comma - *p) : *left;
     char buf[160];
     snprintf(buf, sizeof(buf), "%.*s", (int)(len < sizeof(buf) ? len : sizeof(buf) - 1), *p);
-    *p += len + ((*p)[len] == ',');
+    *p += len + (comma != NULL);
+    *left -= len + (comma != NULL);
     char *c1 = strchr(buf, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
     if (c1)
         *c1 = '\0';
@@ -90,7 +92,9 @@ static void notes_json(struct evbuffer *b, const rules *r, const score_standing 
     note n;
     bool first = true;
     ADD(b, ",\"limits\":[");
-    for (const char *p = s->notes; next_note(&p, &n);) {
+    const char *p = s->notes;
+    size_t left = s->notes_len;
+    while (next_note(&p, &left, &n)) {
         if (!is_limit(&n))
             continue;
         evbuffer_add_printf(b, "%s\"%s\"", first ? "" : ",", n.kind);
@@ -98,7 +102,9 @@ static void notes_json(struct evbuffer *b, const rules *r, const score_standing 
     }
     ADD(b, "],\"bonuses\":[");
     first = true;
-    for (const char *p = s->notes; next_note(&p, &n);) {
+    p = s->notes;
+    left = s->notes_len;
+    while (next_note(&p, &left, &n)) {
         if (is_limit(&n))
             continue;
         if (!first)
@@ -138,7 +144,7 @@ void results_json(struct evbuffer *b, const rules *r, const score_result *res)
         ADD(b, ",\"duplicate\":false,\"reasons\":");
     name_list(b, res->reasons);
     ADD(b, ",\"explain\":");
-    evbuffer_add(b, res->explain, strlen(res->explain)); /* JSON made by scoring.c */
+    evbuffer_add(b, res->explain, res->explain_len); /* JSON made by scoring.c */
     ADD(b, ",\"standings\":[");
     for (size_t i = 0; i < res->n_std; i++) {
         const score_standing *s = &res->std[i];
@@ -223,7 +229,9 @@ void results_text(struct evbuffer *b, const rules *r, const score_result *res, s
     if (s) {
         note nt;
         bool first = true;
-        for (const char *p = s->notes; next_note(&p, &nt);) {
+        const char *p = s->notes;
+        size_t left = s->notes_len;
+        while (next_note(&p, &left, &nt)) {
             if (is_limit(&nt))
                 continue;
             if (first)

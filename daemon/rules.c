@@ -1029,6 +1029,23 @@ out:
     jpath_pop(&c->path, old);
 }
 
+/* Writes the numbers that explanations show once, so that scoring an event
+ * formats no floating-point number. */
+static void render_numbers(rules *r)
+{
+    for (size_t i = 0; i < r->n_activities; i++)
+        snprintf(r->activities[i].points_text, sizeof(r->activities[i].points_text), "%.6g",
+                 r->activities[i].points);
+    for (size_t i = 0; i < r->n_channel; i++)
+        snprintf(r->channel[i].text, sizeof(r->channel[i].text), "%.6g", r->channel[i].factor);
+    for (size_t i = 0; i < r->n_stakeholder; i++)
+        snprintf(r->stakeholder[i].text, sizeof(r->stakeholder[i].text), "%.6g",
+                 r->stakeholder[i].factor);
+    for (size_t i = 0; i < r->n_campaigns; i++)
+        snprintf(r->campaigns[i].text, sizeof(r->campaigns[i].text), "%.6g",
+                 r->campaigns[i].multiplier);
+}
+
 rules *rules_parse(const char *text, size_t len, errlist *errs)
 {
     static const char *const members[] = {"activities", "multipliers", "bonuses",
@@ -1071,6 +1088,8 @@ rules *rules_parse(const char *text, size_t len, errlist *errs)
     if (c.n_errs > 0) {
         rules_free(c.r);
         c.r = NULL;
+    } else {
+        render_numbers(c.r);
     }
 out:
     free(c.path.s);

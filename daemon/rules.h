@@ -24,20 +24,23 @@
 
 typedef struct rules_activity {
     char *id;
-    double points;     /* base points, may be fractional; results are rounded */
-    int64_t daily_cap; /* scored events per local day and challenge; 0 = no cap */
-    int64_t cooldown;  /* seconds between scored events of this type; 0 = none */
+    double points;        /* base points, may be fractional; results are rounded */
+    char points_text[24]; /* points as explanations show them ("%.6g") */
+    int64_t daily_cap;    /* scored events per local day and challenge; 0 = no cap */
+    int64_t cooldown;     /* seconds between scored events of this type; 0 = none */
 } rules_activity;
 
 typedef struct rules_factor {
     char *name; /* channel or stakeholder name */
     double factor;
+    char text[24]; /* factor as explanations show it ("%.6g") */
 } rules_factor;
 
 typedef struct rules_campaign {
     char *name;
     int64_t starts, ends; /* Unix seconds, [starts, ends) */
     double multiplier;
+    char text[24]; /* multiplier as explanations show it ("%.6g") */
 } rules_campaign;
 
 typedef struct rules_goal {

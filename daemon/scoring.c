@@ -200,8 +200,6 @@ struct scorecall {
     size_t n_boards, cap_boards;
     struct member *mem; /* by member number - 1 */
     size_t cap_mem;
-    size_t *recent; /* by leader number - 1: KEYS index of its recent list */
-    size_t cap_recent;
     uint32_t n_groups;
     const char **argv;
     size_t *lens, cap_argv;
@@ -294,7 +292,6 @@ void scorecall_free(scorecall *c)
     free(c->ct);
     free(c->boards);
     free(c->mem);
-    free(c->recent);
     free(c->argv);
     free(c->lens);
     free(c);
@@ -331,6 +328,7 @@ void scorecall_begin(scorecall *c, const char *org, int64_t now_ms, const scorec
     org_key(c, "events");
     org_key(c, "bver");
     org_key(c, "urls");
+    org_key(c, "lastev");
     /* Idempotency buckets: windows of ttl seconds; a record written in
      * window w lives until w's end plus ttl, so the current and the previous
      * window hold every record younger than ttl. */
@@ -366,18 +364,10 @@ static size_t counter(scorecall *c, const char *key, int n, int64_t ttl, const c
     return ci;
 }
 
-/* The 1-based number of a leader in this call, with its recent-events list. */
+/* The 1-based number of a leader in this call. */
 static uint32_t leader_number(scorecall *c, const char *id)
 {
-    bool added;
-    size_t li = keytab_add(&c->leaders, id, strlen(id), &added);
-    if (added) {
-        char key[KEYS_MAX];
-        int n = keys_leader(key, c->org, "recent", id);
-        c->recent = grow(c->recent, &c->cap_recent, li - 1, sizeof(*c->recent));
-        c->recent[li - 1] = keytab_index(&c->keys, key, (size_t)n);
-    }
-    return (uint32_t)li;
+    return (uint32_t)keytab_index(&c->leaders, id, strlen(id));
 }
 
 /* The 1-based board number of a challenge period in this call, adding the
@@ -469,21 +459,58 @@ static int64_t at_seconds(const event *ev)
     return ev->at >= 0 ? ev->at / 1000 : -((-ev->at + 999) / 1000);
 }
 
-/* Appends one multiplier to an explanation; false when it does not fit. */
-static bool explain_factor(char *buf, size_t *n, size_t cap, bool *first, const char *kind,
-                           const char *name, double factor)
+/* v clamped to 0 .. 2^32 - 1, the range of `reached` in a composite score. */
+static int64_t clamp_u32(int64_t v)
 {
-    char tmp[384];
-    size_t k = (size_t)snprintf(tmp, sizeof(tmp), "%s{\"kind\":\"%s\",\"name\":\"",
-                                *first ? "" : ",", kind);
-    k = json_escape(tmp, k, sizeof(tmp) - 40, name);
-    k += (size_t)snprintf(tmp + k, sizeof(tmp) - k, "\",\"factor\":%.6g}", factor);
-    if (*n + k + 3 > cap)
-        return false;
-    memcpy(buf + *n, tmp, k);
-    *n += k;
-    *first = false;
-    return true;
+    return v < 0 ? 0 : v > (int64_t)UINT32_MAX ? (int64_t)UINT32_MAX : v;
+}
+
+/* A bounded text being built; `full` once something did not fit. */
+struct text {
+    char *buf;
+    size_t n, cap;
+    bool full;
+};
+
+/* Appends s[0..len) to t, unless it does not fit (keeping room for "]}"). */
+static void text_add(struct text *t, const char *s, size_t len)
+{
+    if (t->full || t->n + len + 3 > t->cap) {
+        t->full = true;
+        return;
+    }
+    memcpy(t->buf + t->n, s, len);
+    t->n += len;
+}
+
+#define TEXT_ADD(t, lit) text_add((t), "" lit, sizeof(lit) - 1)
+
+/* Appends one multiplier, whole or not at all. The numbers were written by
+ * rules.c once, so no floating-point formatting happens per event. */
+static void explain_factor(struct text *t, const char *kind, const char *name, const char *factor)
+{
+    char tmp[2 * EVENT_NAME_MAX + 240];
+    struct text m = {tmp, 0, sizeof(tmp), false};
+    if (t->n > 0 && t->buf[t->n - 1] != '[')
+        TEXT_ADD(&m, ",");
+    TEXT_ADD(&m, "{\"kind\":\"");
+    text_add(&m, kind, strlen(kind));
+    TEXT_ADD(&m, "\",\"name\":\"");
+    m.n = json_escape(tmp, m.n, sizeof(tmp) - 40, name);
+    TEXT_ADD(&m, "\",\"factor\":");
+    text_add(&m, factor, strlen(factor));
+    TEXT_ADD(&m, "}");
+    if (!m.full)
+        text_add(t, tmp, m.n);
+}
+
+/* The entry for `name` in a multiplier table, or NULL. */
+static const rules_factor *find_factor(const rules_factor *f, size_t n, const char *name)
+{
+    for (size_t i = 0; name && i < n; i++)
+        if (strcmp(f[i].name, name) == 0)
+            return &f[i];
+    return NULL;
 }
 
 /* Points of an event and their explanation:
@@ -491,27 +518,30 @@ static bool explain_factor(char *buf, size_t *n, size_t cap, bool *first, const 
 static int64_t explain_points(const rules *r, size_t a, const event *ev, int64_t at, char *buf,
                               size_t cap)
 {
-    const char *chan = ev->channel[0] ? ev->channel : NULL;
-    const char *stake = ev->stakeholder[0] ? ev->stakeholder : NULL;
-    double v = r->activities[a].points;
-    size_t n = (size_t)snprintf(buf, cap, "{\"base\":%.6g,\"multipliers\":[", v);
-    bool first = true;
-    double f = rules_factor_of(r->channel, r->n_channel, chan);
-    if (chan && f != 1)
-        explain_factor(buf, &n, cap, &first, "channel", chan, f);
-    v *= f;
-    f = rules_factor_of(r->stakeholder, r->n_stakeholder, stake);
-    if (stake && f != 1)
-        explain_factor(buf, &n, cap, &first, "stakeholder", stake, f);
-    v *= f;
+    struct text t = {buf, 0, cap, false};
+    const rules_activity *act = &r->activities[a];
+    double v = act->points;
+    TEXT_ADD(&t, "{\"base\":");
+    text_add(&t, act->points_text, strlen(act->points_text));
+    TEXT_ADD(&t, ",\"multipliers\":[");
+    const rules_factor *f = find_factor(r->channel, r->n_channel, ev->channel);
+    if (f) {
+        explain_factor(&t, "channel", f->name, f->text);
+        v *= f->factor;
+    }
+    f = find_factor(r->stakeholder, r->n_stakeholder, ev->stakeholder);
+    if (f) {
+        explain_factor(&t, "stakeholder", f->name, f->text);
+        v *= f->factor;
+    }
     for (size_t i = 0; i < r->n_campaigns; i++) {
         const rules_campaign *k = &r->campaigns[i];
         if (at >= k->starts && at < k->ends) {
-            explain_factor(buf, &n, cap, &first, "campaign", k->name, k->multiplier);
+            explain_factor(&t, "campaign", k->name, k->text);
             v *= k->multiplier;
         }
     }
-    snprintf(buf + n, cap - n, "]}");
+    memcpy(buf + t.n, "]}", 3); /* text_add kept room for it */
     return rules_round_points(v);
 }
 
@@ -613,10 +643,13 @@ static void add_standing(scorecall *c, const rules *r, const event *ev, const sc
     }
     mp_int(m, pts);
     prefix(c, m, b1, pts);
-    /* reached: the second in each period at which the score was reached */
-    int64_t r1 = at - s->per.start;
-    mp_int(m, r1 < 0 ? 0 : r1 > (int64_t)UINT32_MAX ? (int64_t)UINT32_MAX : r1);
-    mp_int(m, at < 0 ? 0 : at > (int64_t)UINT32_MAX ? (int64_t)UINT32_MAX : at);
+    if (b2)
+        prefix(c, m, b2, pts);
+    else
+        mp_str(m, "", 0);
+    /* the second in the period at which the score was reached; on all-time
+     * boards it is `at` itself, which score.lua has */
+    mp_int(m, clamp_u32(at - s->per.start));
     if (act->daily_cap > 0) {
         char date[11];
         period_local_date(ch->zone, at, date);
@@ -629,22 +662,14 @@ static void add_standing(scorecall *c, const rules *r, const event *ev, const sc
         mp_int(m, 0);
         mp_int(m, 0);
     }
-    bool days = !count && (r->first_of_day > 0 || r->streak_days > 0);
-    if (days) {
+    if (!count && (r->first_of_day > 0 || r->streak_days > 0)) {
         int n = keys_days(key, c->org, ch->id);
         mp_int(m, (int64_t)counter(c, key, n, 0, ev->leader));
         mp_int(m, period_local_day(ch->zone, at));
-        mp_int(m, r->first_of_day);
-        mp_int(m, r->streak_days);
-        mp_int(m, r->streak_points);
     } else {
-        for (int i = 0; i < 5; i++)
-            mp_int(m, 0);
+        mp_int(m, 0);
+        mp_int(m, 0);
     }
-    if (b2)
-        prefix(c, m, b2, pts);
-    else
-        mp_str(m, "", 0);
     size_t n_goals = 0;
     for (size_t g = 0; g < ch->n_goals; g++)
         n_goals += ch->goals[g].activity == (size_t)p->activity;
@@ -676,6 +701,9 @@ void scorecall_add(scorecall *c, const rules *r, const event *evs, const score_p
     char key[KEYS_MAX];
     c->n_groups++;
     mp_int(m, (int64_t)n);
+    mp_int(m, r->first_of_day);
+    mp_int(m, r->streak_days);
+    mp_int(m, r->streak_points);
     for (size_t i = 0; i < n; i++) {
         const event *ev = &evs[i];
         const score_plan *p = &plans[i];
@@ -706,7 +734,7 @@ void scorecall_add(scorecall *c, const rules *r, const event *evs, const score_p
             mp_int(m, 0);
             mp_int(m, 0);
         }
-        mp_int(m, at_seconds(ev));
+        mp_int(m, clamp_u32(at_seconds(ev)));
         bool goals = false;
         for (size_t s = 0; s < p->n_std; s++)
             goals |= r->challenges[stds[p->first + s].challenge].n_goals > 0;
@@ -753,8 +781,6 @@ static void pack_parts(scorecall *c)
 {
     struct mp *m = &c->parts;
     pack_list(m, &c->leaders);
-    for (size_t i = 0; i < c->leaders.a.n; i++)
-        mp_int(m, (int64_t)c->recent[i]);
     pack_list(m, &c->ids);
     pack_list(m, &c->urls);
     /* counters: per hash its key, TTL, n, then its counters' numbers, then their fields */
@@ -879,7 +905,8 @@ void score_result_parse(const char *s, size_t len, score_result *res, size_t max
     f = field(s, len, &at, &n);
     copy_field(res->reasons, sizeof(res->reasons), f, n);
     f = field(s, len, &at, &n);
-    copy_field(res->explain, sizeof(res->explain), n ? f : "{}", n ? n : 2);
+    res->explain = n ? f : "{}";
+    res->explain_len = n ? n : 2;
     res->n_std = 0;
     while (at < len && res->n_std < max_std) {
         score_standing *st = &res->std[res->n_std++];
@@ -897,6 +924,7 @@ void score_result_parse(const char *s, size_t len, score_result *res, size_t max
         if (st->rank < 0)
             st->rank = 0;
         f = field(s, len, &at, &n);
-        copy_field(st->notes, sizeof(st->notes), f, n);
+        st->notes = f;
+        st->notes_len = n;
     }
 }

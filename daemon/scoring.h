@@ -64,25 +64,28 @@ bool score_plan_event(const rules *r, const event *ev, const char *ptr, int64_t 
 typedef struct score_standing {
     char challenge[EVENT_NAME_MAX + 1];
     char period[PERIOD_ID_MAX];
-    int64_t points;  /* added on this board by the event, bonuses included */
-    int64_t score;   /* the leader's score after the event */
-    int64_t rank;    /* competition rank after the whole call; 0 = not on the board */
-    char notes[160]; /* limits and bonuses, see above */
+    int64_t points;    /* added on this board by the event, bonuses included */
+    int64_t score;     /* the leader's score after the event */
+    int64_t rank;      /* competition rank after the whole call; 0 = not on the board */
+    const char *notes; /* limits and bonuses, see above; points into the result string */
+    size_t notes_len;
 } score_standing;
 
 typedef struct score_result {
     const char *id; /* the event's id (given or generated); owned by the batch */
     bool duplicate;
-    int64_t points;    /* base x multipliers, 0 when limits stopped it everywhere */
-    char reasons[64];  /* comma-separated limits hit, "" if none */
-    char explain[384]; /* JSON object, "{}" when unknown */
+    int64_t points;      /* base x multipliers, 0 when limits stopped it everywhere */
+    char reasons[64];    /* comma-separated limits hit, "" if none */
+    const char *explain; /* JSON object, "{}" when unknown; points into the result string */
+    size_t explain_len;
     size_t n_std;
     score_standing *std; /* period and all-time boards */
 } score_result;
 
 /* Number of standings in a result string (to size score_result.std). */
 size_t score_result_count(const char *s, size_t len);
-/* Parses one result string into res, writing at most max_std standings. */
+/* Parses one result string into res, writing at most max_std standings.
+ * res->explain and the notes point into s, which must outlive res. */
 void score_result_parse(const char *s, size_t len, score_result *res, size_t max_std);
 
 typedef struct scorecall scorecall;
