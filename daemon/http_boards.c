@@ -269,7 +269,7 @@ static void recent_json(struct evbuffer *b, const rules *r, const store_reply *l
         const char *res = nl + 1;
         size_t rlen = len - (size_t)(res - s), k = score_result_count(res, rlen);
         score_standing std[2 * RULES_MAX_CHALLENGES];
-        score_result x = {.id = "", .std = std};
+        score_result x = {.id = "", .std = std, .explain = "{}", .explain_len = 2};
         score_result_parse(res, rlen, &x,
                            k < 2 * RULES_MAX_CHALLENGES ? k : 2 * RULES_MAX_CHALLENGES);
         /* The event's id is in its JSON; the result is rendered without it. */
@@ -360,14 +360,14 @@ void http_leader_get(http_req *q)
         lr->boards[lr->n].per = all_period;
         snprintf(lr->boards[lr->n++].challenge, EVENT_NAME_MAX + 1, "%s", ch->id);
     }
-    /* KEYS: leaders, recent, badges, one day state per challenge, boards, the log. */
+    /* KEYS: leaders, latest links, badges, one day state per challenge, boards, the log. */
     enum { FIXED = 4 };
     char keys[FIXED + 3 * RULES_MAX_CHALLENGES][KEYS_MAX];
-    const char *argv[FIXED + 3 * RULES_MAX_CHALLENGES + 2];
-    size_t lens[FIXED + 3 * RULES_MAX_CHALLENGES + 2], n = 0;
+    const char *argv[FIXED + 3 * RULES_MAX_CHALLENGES + 3];
+    size_t lens[FIXED + 3 * RULES_MAX_CHALLENGES + 3], n = 0;
     char nd[24];
     keys_org(keys[n++], q->who.org, "leaders");
-    keys_leader(keys[n++], q->who.org, "recent", q->param[0]);
+    keys_org(keys[n++], q->who.org, "lastev");
     keys_leader(keys[n++], q->who.org, "badges", q->param[0]);
     for (size_t i = 0; i < r->n_challenges; i++)
         keys_days(keys[n++], q->who.org, r->challenges[i].id);
@@ -379,9 +379,10 @@ void http_leader_get(http_req *q)
     argv[n] = q->param[0];
     util_i64toa((int64_t)r->n_challenges, nd);
     argv[n + 1] = nd;
-    for (size_t i = 0; i < n + 2; i++)
+    argv[n + 2] = "20"; /* recent events shown */
+    for (size_t i = 0; i < n + 3; i++)
         lens[i] = strlen(argv[i]);
-    if (store_script(q->a->st, STORE_SCRIPT_LEADER, (int)n, (int)n + 2, argv, lens, on_leader, lr) <
+    if (store_script(q->a->st, STORE_SCRIPT_LEADER, (int)n, (int)n + 3, argv, lens, on_leader, lr) <
         0) {
         free(lr);
         http_unavailable(q);

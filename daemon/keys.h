@@ -27,10 +27,11 @@
  *                                         40 days after the period's grace
  *   podium:{org}:badges:{l}         hash  "{ch}:{per}:{goal}" -> "badge|at"
  *   podium:{org}:urls               hash  "{l}|{url key}" -> id of the event that scored it
- *   podium:{org}:recent:{l}         list  l's recent events as "<events entry id> <n>" (the
- *                                         n-th event of that entry), newest first,
- *                                         20 to 40 kept
- *   podium:{org}:events             stream  the event log with results
+ *   podium:{org}:lastev             hash  l -> "<events entry id> <n>": l's latest event, the
+ *                                         n-th of that entry; each event's "p" field in the
+ *                                         log links to the one before (see score.lua)
+ *   podium:{org}:events             stream  the event log: per call one entry, per event
+ *                                         fields e (event JSON), r (result), p (link)
  *   podium:{org}:ruleset            hash  the rule set in force: version (1, 2, ...), doc (the
  *                                         JSON as given), applied_at (Unix ms), source
  *                                         ("api" or "file"); written only by rules.lua

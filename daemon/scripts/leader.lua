@@ -2,12 +2,13 @@
 leader.lua - one leader's page: profile, standings on several boards, day
 states (for streaks), badges and recent events.
 
-Read-only. KEYS[1] leaders hash, KEYS[2] the leader's recent events list,
-KEYS[3] their badges hash, KEYS[4] to KEYS[3 + nd] (nd = ARGV[2]) the day
-state hash of each challenge (see score.lua), then the boards. ARGV[1] leader, ARGV[2] number
-of day-state keys.
-KEYS[#KEYS] is the event log: a recent entry is "<stream entry id> <n>",
-the n-th event of that entry (see score.lua), read here with XRANGE.
+Read-only. KEYS[1] leaders hash, KEYS[2] latest links (leader -> link to
+their latest event, see score.lua), KEYS[3] the leader's badges hash,
+KEYS[4] to KEYS[3 + nd] (nd = ARGV[2]) the day state hash of each
+challenge, then the boards, and last the event log. ARGV[1] leader, ARGV[2]
+nd, ARGV[3] how many recent events to return.
+Recent events are found by following the links in the log: "<entry id> <n>"
+is the n-th event of that entry, whose fields are e, r, p per event.
 Reply: {profile or false, {score ("" when not on it), rank, ...} per board,
 {"event JSON\nresult", ... newest first}, {badge field, value, ...},
 {day state or "", ...}}.
@@ -18,6 +19,7 @@ local K = 4294967296
 local nd = tonumber(ARGV[2])
 local profile = redis.call('HGET', KEYS[1], ARGV[1])
 if not profile then return {false} end
+local log = KEYS[#KEYS]
 local boards = {}
 for i = 4 + nd, #KEYS - 1 do
   local z = redis.call('ZSCORE', KEYS[i], ARGV[1])
@@ -32,14 +34,19 @@ for i = 4 + nd, #KEYS - 1 do
 end
 local days = {}
 for i = 1, nd do days[i] = redis.call('HGET', KEYS[3 + i], ARGV[1]) or '' end
-local recent = {}
-for _, ref in ipairs(redis.call('LRANGE', KEYS[2], 0, 19)) do
-  local sid, n = ref:match('^(%S+) (%d+)$')
-  local e = sid and redis.call('XRANGE', KEYS[#KEYS], sid, sid)[1]
-  local f = e and e[2]
-  n = tonumber(n)
-  if f and f[4 * n] then -- fields: e, event, r, result, e, ...
-    recent[#recent + 1] = f[4 * n - 2] .. '\n' .. f[4 * n]
+
+local recent, link, sid, fields = {}, redis.call('HGET', KEYS[2], ARGV[1]), nil, nil
+while link and link ~= '' and #recent < tonumber(ARGV[3]) do
+  local s, n = link:match('^(%S+) (%d+)$')
+  if not s then break end
+  if s ~= '*' and s ~= sid then -- another entry of the log
+    sid = s
+    local e = redis.call('XRANGE', log, sid, sid)[1]
+    fields = e and e[2]
   end
+  n = tonumber(n)
+  if not fields or not fields[6 * n] then break end -- trimmed or erased
+  recent[#recent + 1] = fields[6 * n - 4] .. '\n' .. fields[6 * n - 2]
+  link = fields[6 * n]
 end
 return {profile, boards, recent, redis.call('HGETALL', KEYS[3]), days}

@@ -23,8 +23,11 @@ that any number of daemons stay correct:
   - leader boards (period and all-time), team boards (sum of points, with the
     number of members who scored) and the board versions;
   - the events and their results appended to the org's event log, one stream
-    entry per call (fields "e" event JSON, "r" result, repeated per event),
-    and a reference to each in its leader's list of recent events.
+    entry per call with fields repeated per event: "e" event JSON, "r"
+    result, "p" a link to the leader's event before it ("<entry id> <n>"
+    for the n-th event of that entry, "* <n>" within the same entry, "" for
+    none). A hash holds each leader's latest link, so that the leader's
+    page walks their recent events without a list written per event.
 
 Cost. Redis runs this on its only thread. The daemon deduplicates in C
 every leader, id, state key and board member of a call, so that each read is
@@ -50,11 +53,11 @@ challenge and period.
 
 KEYS[1] leaders hash (leader -> profile JSON), KEYS[2] event
 stream, KEYS[3] board versions, KEYS[4] URL hash ("leader|url key" -> event
-id), KEYS[5..] idempotency buckets (the current first); further keys are
-referred to by index.
+id), KEYS[5] latest links (leader -> link), KEYS[6..] idempotency buckets
+(the current first); further keys are referred to by index.
 ARGV[1] expire-at of the current bucket (Unix s), ARGV[2] number of
 buckets, ARGV[3] one MessagePack array A of parts, each a count and entries:
-  leaders:  n names, then n recent-list key indices;
+  leaders:  n names;
   ids:      the ids of idempotent events, each once;
   urls:     URL fields, each once;
   counters: per hash: key index, TTL (s, 0 = none), n, n counter numbers,
@@ -62,15 +65,17 @@ buckets, ARGV[3] one MessagePack array A of parts, each a count and entries:
   boards:   per board: key index, name ("challenge:period"), team board key
             index, team count key index, team filter (",a,b," or ""), m,
             m member names, m rank flags;
-  groups:   n events, per event: id, idempotent, leader number, points
-            (text), event JSON, explanation (text), URL field or "",
-            cooldown counter (0 = none), cooldown (s), at (Unix s), badge
-            hash key index (0 = none), k challenges, per challenge: period
-            board, slot, all-time board (0 = none), slot, points (number),
-            "name|points" of the period board, reached on each board, cap
-            counter, cap, day counter, local day number, first-of-day bonus,
-            streak days, streak bonus, "name|points" of the all-time board
-            (or ""), g goals, per goal: counter, count, bonus, id, badge.
+  groups:   n events, the first-of-day bonus, streak days and streak
+            bonus of the group's rules, then per event: id, idempotent,
+            leader number, points (text), event JSON, explanation (text), URL
+            field or "", cooldown counter (0 = none), cooldown (s), at (Unix
+            s, also the second it counts at on all-time boards), badge hash
+            key index (0 = none), k challenges, per challenge: period board,
+            slot, all-time board (0 = none), slot, points (number),
+            "name|points" of each board (the second one "" when none), the
+            second it counts at on the period board, cap counter, cap, day
+            counter (0 = no day bonuses), local day number, g goals, per
+            goal: counter, count, bonus, id, badge.
 Reply: { {name, version, ...} for boards that changed, then one entry per
 group: {"E", event numbers with unknown leaders} or one result string per
 event (see scoring.c for its format). }
@@ -89,14 +94,13 @@ local a = 1
 local nl = A[a]
 local lfirst = a + 1
 local meta = nl > 0 and call('HMGET', KEYS[1], unpack(A, lfirst, lfirst + nl - 1)) or {}
-local lrecent = lfirst + nl
-a = lfirst + 2 * nl
+a = lfirst + nl
 
 local first = {} -- event id -> result string of an earlier call
 local ni = A[a]
 if ni > 0 then
   for k = 1, nbuckets do
-    local found = call('HMGET', KEYS[4 + k], unpack(A, a + 1, a + ni))
+    local found = call('HMGET', KEYS[5 + k], unpack(A, a + 1, a + ni))
     for i = 1, ni do
       if found[i] and not first[A[a + i]] then first[A[a + i]] = found[i] end
     end
@@ -237,8 +241,8 @@ local function apply(b, slot, pts, when, li, pfx, note)
 end
 
 for g = 1, ng do
-  local n = A[a]
-  a = a + 1
+  local n, gfod, gsdays, gspts = A[a], A[a + 1], A[a + 2], A[a + 3]
+  a = a + 4
   local gstart, bad = a, nil
   for i = 1, n do -- unknown leaders refuse the group whole
     if not meta[A[a + 2]] then
@@ -247,7 +251,7 @@ for g = 1, ng do
     end
     local k = A[a + 11]
     a = a + 12
-    for _ = 1, k do a = a + 17 + 5 * A[a + 16] end
+    for _ = 1, k do a = a + 13 + 5 * A[a + 12] end
   end
   if bad then
     out[g] = bad
@@ -263,7 +267,7 @@ for g = 1, ng do
       if prior then
         dupof[i] = prior -- an event number of this call, or an earlier result
         a = a + 12
-        for _ = 1, k do a = a + 17 + 5 * A[a + 16] end
+        for _ = 1, k do a = a + 13 + 5 * A[a + 12] end
       else
         local url, cdci, at = A[a + 6], A[a + 7], A[a + 9]
         local limit
@@ -277,7 +281,7 @@ for g = 1, ng do
         a = a + 12
         es0[i] = ns + 1
         for _ = 1, k do
-          local b1, b2, ngoals = A[a], A[a + 2], A[a + 16]
+          local b1, b2, ngoals = A[a], A[a + 2], A[a + 12]
           local filter = bfilter[b1]
           if filter ~= '' then
             team = team or team_of(li)
@@ -287,7 +291,7 @@ for g = 1, ng do
           end
           if b1 then
             nch = nch + 1
-            local pts, pfx1, pfx2, note = A[a + 4], A[a + 5], A[a + 15], ''
+            local pts, pfx1, pfx2, note = A[a + 4], A[a + 5], A[a + 6], ''
             local ci = A[a + 8]
             if limit then
               pts, note = 0, limit
@@ -308,18 +312,18 @@ for g = 1, ng do
               local bonus, notes = 0, nil
               local dci = A[a + 10]
               if dci > 0 then
-                local firstday, streakdue = activate(dci, A[a + 11], A[a + 13])
-                if firstday and A[a + 12] ~= 0 then
-                  bonus = bonus + A[a + 12]
-                  notes = {'first_of_day:' .. A[a + 12]}
+                local firstday, streakdue = activate(dci, A[a + 11], gsdays)
+                if firstday and gfod ~= 0 then
+                  bonus = bonus + gfod
+                  notes = {'first_of_day:' .. gfod}
                 end
-                if streakdue and A[a + 14] ~= 0 then
-                  bonus = bonus + A[a + 14]
+                if streakdue and gspts ~= 0 then
+                  bonus = bonus + gspts
                   notes = notes or {}
-                  notes[#notes + 1] = 'streak:' .. A[a + 14] .. ':' .. days[dci][3]
+                  notes[#notes + 1] = 'streak:' .. gspts .. ':' .. days[dci][3]
                 end
               end
-              local q = a + 17
+              local q = a + 13
               for _ = 1, ngoals do
                 local gci = A[q]
                 local c = (tonumber(cnt[gci]) or 0) + 1
@@ -343,10 +347,10 @@ for g = 1, ng do
             else
               pfx1, pfx2 = bname[b1] .. '|0', b2 > 0 and bname[b2] .. '|0'
             end
-            apply(b1, A[a + 1], pts, A[a + 6], li, pfx1, note)
-            if b2 > 0 then apply(b2, A[a + 3], pts, A[a + 7], li, pfx2, note) end
+            apply(b1, A[a + 1], pts, A[a + 7], li, pfx1, note)
+            if b2 > 0 then apply(b2, A[a + 3], pts, at, li, pfx2, note) end
           end
-          a = a + 17 + 5 * ngoals
+          a = a + 13 + 5 * ngoals
         end
         ens[i] = ns - es0[i] + 1
         if scored then
@@ -426,9 +430,10 @@ for u, v in pairs(urlseen) do
 end
 if #urlw > 2 then call(unpack(urlw)) end
 
--- Results of new events: remembered for retries, appended to the log and
--- to each leader's recent events.
-local idem, log, parts, recent = {'HSET', KEYS[5]}, {'XADD', KEYS[2], '*'}, {'0'}, {}
+-- Results of new events: remembered for retries, and appended to the log
+-- with links between each leader's events.
+local idem, log, parts, inlog = {'HSET', KEYS[6]}, {'XADD', KEYS[2], '*'}, {'0'}, {}
+local lastlink = #fresh > 0 and call('HMGET', KEYS[5], unpack(A, lfirst, lfirst + nl - 1)) or {}
 for f = 1, #fresh do
   local i = fresh[f]
   local p = ep[i]
@@ -455,27 +460,24 @@ for f = 1, #fresh do
   log[#log + 1] = A[p + 4]
   log[#log + 1] = 'r'
   log[#log + 1] = str
+  local li = A[p + 2]
+  local before = inlog[li]
+  log[#log + 1] = 'p'
+  log[#log + 1] = before and '* ' .. before or lastlink[li] or ''
+  inlog[li] = f
 end
 if #idem > 2 then
   call(unpack(idem))
-  call('EXPIREAT', KEYS[5], ARGV[1])
+  call('EXPIREAT', KEYS[6], ARGV[1])
 end
 if #log > 3 then
-  -- A leader's recent events are references into the log: "<entry id> <n>"
-  -- for the n-th event of that entry.
   local sid = call(unpack(log)) .. ' '
-  for f = 1, #fresh do
-    local li = A[ep[fresh[f]] + 2]
-    local l = recent[li]
-    if l == nil then
-      l = {'LPUSH', KEYS[A[lrecent + li - 1]]}
-      recent[li] = l
-    end
-    l[#l + 1] = sid .. f
+  local links = {'HSET', KEYS[5]}
+  for li, f in pairs(inlog) do
+    links[#links + 1] = A[lfirst + li - 1]
+    links[#links + 1] = sid .. f
   end
-  for _, l in pairs(recent) do
-    if call(unpack(l)) > 40 then call('LTRIM', l[2], 0, 19) end
-  end
+  call(unpack(links))
 end
 
 -- Answers in request order; duplicates are marked with a leading 1.

@@ -252,10 +252,11 @@ def read_event_log(r, key="podium:{%s}:events" % ORG):
         names = [fields[i].decode() for i in range(0, len(fields), 2)]
         values = [fields[i].decode() for i in range(1, len(fields), 2)]
         if names and names[0] == "e":
-            for i in range(0, len(names) - 1, 2):
-                assert names[i] == "e" and names[i + 1] == "r", names
+            for i in range(0, len(names) - 2, 3):  # e, r, p per event (score.lua)
+                assert names[i:i + 3] == ["e", "r", "p"], names
                 ev = json.loads(values[i])
                 ev["result"] = values[i + 1]
+                ev["link"] = values[i + 2]
                 out.append(ev)
         else:
             out.append(dict(zip(names, values)))

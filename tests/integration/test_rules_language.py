@@ -174,6 +174,36 @@ class BonusesTest(Case):
         self.assertEqual(r.text, "+12 points (first today), #1 overall (12 points).\n")
 
 
+class RecentEventsTest(Case):
+    leaders = ("amy", "bob")
+    rules = {
+        "activities": {"post": {"points": 10}, "reply": {"points": 3}},
+        "challenges": [{"id": "hall", "name": "Hall", "period": "all",
+                        "activities": ["post", "reply"]}],
+    }
+
+    def test_recent_events_link_across_calls_and_within_one(self):
+        t = times_today(6)
+        self.event("amy", "post", at=t[0], id="r0")
+        self.ok(self.batch([{"leader": "amy", "type": "reply", "at": t[1], "id": "r1"},
+                            {"leader": "bob", "type": "post", "at": t[2], "id": "b1"},
+                            {"leader": "amy", "type": "post", "at": t[3], "id": "r2"}]))
+        self.event("amy", "reply", at=t[4], id="r3")
+        self.event("amy", "reply", at=t[4], id="r3")  # a duplicate is not a new event
+        page = self.ok(self.req("GET", "/v1/leaders/amy"))
+        self.assertEqual([x["event"]["id"] for x in page["recent"]], ["r3", "r2", "r1", "r0"])
+        self.assertEqual([x["result"]["standings"][0]["score"] for x in page["recent"]],
+                         [26, 23, 13, 10])
+        bob = self.ok(self.req("GET", "/v1/leaders/bob"))
+        self.assertEqual([x["event"]["id"] for x in bob["recent"]], ["b1"])
+        # Only the 20 newest are shown.
+        self.ok(self.batch([{"leader": "amy", "type": "reply", "at": t[5], "id": "m%d" % i}
+                            for i in range(25)]))
+        page = self.ok(self.req("GET", "/v1/leaders/amy"))
+        self.assertEqual(len(page["recent"]), 20)
+        self.assertEqual(page["recent"][0]["event"]["id"], "m24")
+
+
 class CampaignTest(Case):
     leaders = ("amy",)
 
