@@ -58,55 +58,6 @@ static bool check_id(http_req *q, const char *what)
     return false;
 }
 
-/* Parses the body as a JSON object; answers 400 and returns NULL if it is not one. */
-static json_t *body_object(http_req *q)
-{
-    size_t len;
-    const char *body = http_body(q, &len);
-    json_error_t e;
-    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);
-    if (j == NULL || !json_is_object(j)) {
-        errlist errs = {0};
-        if (j == NULL)
-            errlist_add(&errs, "", "line %d, column %d: %s", e.line, e.column, e.text);
-        else
-            errlist_add(&errs, "", "must be a JSON object");
-        http_problem(q, 400, "invalid-body", "The body could not be read; nothing was changed.",
-                     &errs);
-        errlist_clear(&errs);
-        json_decref(j);
-        return NULL;
-    }
-    return j;
-}
-
-/* Checks that obj has only the members in `allowed` (NULL-terminated). */
-static void only_members(json_t *obj, const char *const *allowed, errlist *errs)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(obj, k, v)
-    {
-        bool ok = false;
-        for (const char *const *a = allowed; *a && !ok; a++)
-            ok = strcmp(*a, k) == 0;
-        if (!ok) { /* the member as a JSON Pointer: '~' is "~0", '/' is "~1" */
-            char ptr[80] = "/";
-            size_t n = 1;
-            for (const char *c = k; *c && n + 3 < sizeof(ptr); c++) {
-                if (*c == '~' || *c == '/') {
-                    ptr[n++] = '~';
-                    ptr[n++] = *c == '~' ? '0' : '1';
-                } else {
-                    ptr[n++] = *c;
-                }
-            }
-            ptr[n] = '\0';
-            errlist_add(errs, ptr, "unknown member");
-        }
-    }
-}
-
 /* Checks an optional string member with a length bound; returns it or NULL. */
 static const char *string_member(json_t *obj, const char *name, bool required, size_t max,
                                  errlist *errs)
@@ -194,11 +145,11 @@ void http_admin_leader_put(http_req *q)
     static const char *const allowed[] = {"name", "team", "avatar", "hidden", NULL};
     if (!check_id(q, "leader"))
         return;
-    json_t *j = body_object(q);
+    json_t *j = http_body_object(q);
     if (j == NULL)
         return;
     errlist errs = {0};
-    only_members(j, allowed, &errs);
+    http_only_members(j, allowed, &errs);
     const char *name = string_member(j, "name", true, NAME_MAX_CHARS, &errs);
     const char *team = string_member(j, "team", false, 64, &errs);
     const char *avatar = string_member(j, "avatar", false, AVATAR_MAX, &errs);
@@ -285,11 +236,11 @@ void http_admin_team_put(http_req *q)
     static const char *const allowed[] = {"name", NULL};
     if (!check_id(q, "team"))
         return;
-    json_t *j = body_object(q);
+    json_t *j = http_body_object(q);
     if (j == NULL)
         return;
     errlist errs = {0};
-    only_members(j, allowed, &errs);
+    http_only_members(j, allowed, &errs);
     const char *name = string_member(j, "name", true, NAME_MAX_CHARS, &errs);
     if (!input_ok(q, &errs)) {
         json_decref(j);
@@ -396,11 +347,11 @@ static void on_leader_checked(void *arg, const store_reply *r)
 void http_admin_token_post(http_req *q)
 {
     static const char *const allowed[] = {"role", "leader", NULL};
-    json_t *j = body_object(q);
+    json_t *j = http_body_object(q);
     if (j == NULL)
         return;
     errlist errs = {0};
-    only_members(j, allowed, &errs);
+    http_only_members(j, allowed, &errs);
     const char *role = string_member(j, "role", true, 16, &errs);
     const char *leader = string_member(j, "leader", false, 64, &errs);
     auth_role rl = role ? auth_role_parse(role) : ROLE_NONE;

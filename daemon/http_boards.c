@@ -282,8 +282,24 @@ static void recent_json(struct evbuffer *b, const rules *r, const store_reply *l
     evbuffer_add(b, "]", 1);
 }
 
+/* Appends the leader's adjustments (JSON written by adjust.lua, newest first). */
+static void adjustments_json(struct evbuffer *b, const store_reply *list)
+{
+    evbuffer_add(b, ",\"adjustments\":[", 16);
+    for (size_t i = 0, n = 0; i < store_reply_len(list); i++) {
+        size_t len;
+        const char *s = store_reply_str(store_reply_at(list, i), &len);
+        if (s == NULL || len < 2 || s[0] != '{' || s[len - 1] != '}')
+            continue;
+        if (n++)
+            evbuffer_add(b, ",", 1);
+        evbuffer_add(b, s, len);
+    }
+    evbuffer_add(b, "]", 1);
+}
+
 /* leader.lua reply: profile, standings per board, recent events, badges,
- * day states. */
+ * day states, adjustments. */
 static void on_leader(void *arg, const store_reply *r)
 {
     struct leader_read *lr = arg;
@@ -332,6 +348,7 @@ static void on_leader(void *arg, const store_reply *r)
     }
     evbuffer_add(b, "]", 1);
     recent_json(b, rl, store_reply_at(r, 2));
+    adjustments_json(b, store_reply_at(r, 5));
     evbuffer_add(b, "}\n", 2);
     free(lr);
     http_reply(q, 200, b);
@@ -360,15 +377,17 @@ void http_leader_get(http_req *q)
         lr->boards[lr->n].per = all_period;
         snprintf(lr->boards[lr->n++].challenge, EVENT_NAME_MAX + 1, "%s", ch->id);
     }
-    /* KEYS: leaders, latest links, badges, one day state per challenge, boards, the log. */
-    enum { FIXED = 4 };
+    /* KEYS: leaders, latest links, badges, adjustments, one day state per
+     * challenge, boards, the log. */
+    enum { FIXED = 5 };
     char keys[FIXED + 3 * RULES_MAX_CHALLENGES][KEYS_MAX];
-    const char *argv[FIXED + 3 * RULES_MAX_CHALLENGES + 3];
-    size_t lens[FIXED + 3 * RULES_MAX_CHALLENGES + 3], n = 0;
+    const char *argv[FIXED + 3 * RULES_MAX_CHALLENGES + 4];
+    size_t lens[FIXED + 3 * RULES_MAX_CHALLENGES + 4], n = 0;
     char nd[24];
     keys_org(keys[n++], q->who.org, "leaders");
     keys_org(keys[n++], q->who.org, "lastev");
     keys_leader(keys[n++], q->who.org, "badges", q->param[0]);
+    keys_leader(keys[n++], q->who.org, "adj", q->param[0]);
     for (size_t i = 0; i < r->n_challenges; i++)
         keys_days(keys[n++], q->who.org, r->challenges[i].id);
     for (size_t i = 0; i < lr->n; i++)
@@ -380,9 +399,10 @@ void http_leader_get(http_req *q)
     util_i64toa((int64_t)r->n_challenges, nd);
     argv[n + 1] = nd;
     argv[n + 2] = "20"; /* recent events shown */
-    for (size_t i = 0; i < n + 3; i++)
+    argv[n + 3] = "20"; /* adjustments shown */
+    for (size_t i = 0; i < n + 4; i++)
         lens[i] = strlen(argv[i]);
-    if (store_script(q->a->st, STORE_SCRIPT_LEADER, (int)n, (int)n + 3, argv, lens, on_leader, lr) <
+    if (store_script(q->a->st, STORE_SCRIPT_LEADER, (int)n, (int)n + 4, argv, lens, on_leader, lr) <
         0) {
         free(lr);
         http_unavailable(q);

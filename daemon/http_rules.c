@@ -25,6 +25,7 @@
 #include "http_server.h"
 #include "keys.h"
 #include "rules.h"
+#include "replay.h"
 #include "rulesync.h"
 #include "store.h"
 #include "util.h"
@@ -374,19 +375,110 @@ static json_t *diff_other(json_t *before, json_t *after)
     return out;
 }
 
-/*
- * dry_run_boards - per challenge, the current and previous periods' top of
- * the board replayed from the event log under the stored and the proposed
- * rules. NOT IMPLEMENTED YET: it adds nothing to `out`, and the API
- * documentation does not promise it. Whoever adds it gets the dry run's
- * answer object, the stored rules (NULL when none compile) and the
- * proposed ones.
- */
-static void dry_run_boards(json_t *out, const rules *before, const rules *after)
+/* One board of a dry run: a challenge's period, replayed under one rule set. */
+struct dry_task {
+    const rules *r; /* the stored or the proposed rules */
+    int challenge;
+    period per;
+    json_t *slot; /* the object whose member `key` gets the top */
+    const char *key;
+};
+
+/* The boards part of a dry run in flight: tasks run one after another. */
+struct dry_boards {
+    http_req *q;
+    json_t *out;
+    rules *before, *after; /* owned */
+    struct dry_task *tasks;
+    size_t n, next;
+    int64_t version;
+};
+
+#define DRY_TOP 10 /* entries of each replayed board */
+
+static void dry_next(struct dry_boards *db);
+
+/* Sends the dry run's answer and frees it. */
+static void dry_answer(struct dry_boards *db)
 {
-    (void)out;
-    (void)before;
-    (void)after;
+    http_req *q = db->q;
+    char *text = json_dumps(db->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add(b, text, strlen(text));
+    evbuffer_add(b, "\n", 1);
+    if (db->version > 0)
+        set_etag(q, db->version);
+    http_reply(q, 200, b);
+    free(text);
+    json_decref(db->out);
+    rules_free(db->before);
+    rules_free(db->after);
+    free(db->tasks);
+    free(db);
+}
+
+/* One replayed board is ready. */
+static void on_dry_top(void *arg, const char *error, json_t *top)
+{
+    struct dry_boards *db = arg;
+    struct dry_task *t = &db->tasks[db->next - 1];
+    json_object_set_new(t->slot, t->key, error ? json_null() : top);
+    dry_next(db);
+}
+
+/* Starts the next replay, or answers when none is left. */
+static void dry_next(struct dry_boards *db)
+{
+    while (db->next < db->n) {
+        struct dry_task *t = &db->tasks[db->next++];
+        if (replay_top(db->q->a->st, db->q->who.org, t->r, t->challenge, &t->per, DRY_TOP,
+                       on_dry_top, db) == 0)
+            return;
+        json_object_set_new(t->slot, t->key, json_null()); /* Redis went away */
+    }
+    dry_answer(db);
+}
+
+/*
+ * dry_run_boards - per challenge of the proposed rules, its current and
+ * previous periods' top of the board, replayed from the event log under the
+ * stored rules ("today") and under the proposed ones ("proposed"), as
+ * "boards": [{"challenge", "period", "today": [...], "proposed": [...]}].
+ * "today" is null when the stored rules have no challenge of that id.
+ * Takes `out`, `before` and `after`, and answers the request.
+ */
+static void dry_run_boards(http_req *q, json_t *out, rules *before, rules *after, int64_t v)
+{
+    struct dry_boards *db = calloc(1, sizeof(*db));
+    if (db == NULL)
+        abort();
+    *db = (struct dry_boards){.q = q, .out = out, .before = before, .after = after, .version = v};
+    db->tasks = calloc(4 * after->n_challenges + 1, sizeof(*db->tasks));
+    if (db->tasks == NULL)
+        abort();
+    json_t *boards = json_array();
+    json_object_set_new(out, "boards", boards);
+    int64_t now = util_now_ms() / 1000;
+    for (size_t c = 0; c < after->n_challenges; c++) {
+        const rules_challenge *ch = &after->challenges[c];
+        int bc = before ? rules_challenge_index(before, ch->id) : -1;
+        period pers[2];
+        int np = 0;
+        if (period_at(&ch->period, now, &pers[0])) {
+            np = 1;
+            if (period_previous(&ch->period, &pers[0], &pers[1]))
+                np = 2;
+        }
+        for (int k = 0; k < np; k++) {
+            json_t *b = json_pack("{s:s,s:s}", "challenge", ch->id, "period", pers[k].id);
+            json_array_append_new(boards, b);
+            json_object_set_new(b, "today", json_null());
+            if (bc >= 0)
+                db->tasks[db->n++] = (struct dry_task){before, bc, pers[k], b, "today"};
+            db->tasks[db->n++] = (struct dry_task){after, (int)c, pers[k], b, "proposed"};
+        }
+    }
+    dry_next(db);
 }
 
 /* HMGET reply for a dry run: the stored version and document. */
@@ -427,19 +519,12 @@ static void on_dry_stored(void *arg, const store_reply *r)
         "other", diff_other(bj, d->doc));
     json_t *out = json_pack("{s:b,s:o,s:o}", "valid", 1, "version",
                             v > 0 ? json_integer(v) : json_null(), "changes", changes);
-    dry_run_boards(out, before, d->r);
-    char *text = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    struct evbuffer *b = evbuffer_new();
-    evbuffer_add(b, text, strlen(text));
-    evbuffer_add(b, "\n", 1);
-    if (v > 0)
-        set_etag(q, v);
-    http_reply(q, 200, b);
-    free(text);
-    json_decref(out);
     json_decref(empty);
     json_decref(before_json);
-    rules_free(before);
+    dry_run_boards(q, out, before, d->r, v); /* answers, and frees before and d->r */
+    json_decref(d->doc);
+    free(d);
+    return;
 out:
     rules_free(d->r);
     json_decref(d->doc);

@@ -18,6 +18,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <jansson.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -123,6 +124,9 @@ static const struct route {
     {EVHTTP_REQ_GET, "/v1/admin/teams/*", ACCESS_ADMIN, http_admin_team_get},
     {EVHTTP_REQ_POST, "/v1/admin/tokens", ACCESS_ADMIN, http_admin_token_post},
     {EVHTTP_REQ_DELETE, "/v1/admin/tokens/*", ACCESS_ADMIN, http_admin_token_delete},
+    {EVHTTP_REQ_POST, "/v1/admin/challenges/*/rescore", ACCESS_ADMIN, http_rescore_post},
+    {EVHTTP_REQ_POST, "/v1/admin/adjustments", ACCESS_ADMIN, http_adjust_post},
+    {EVHTTP_REQ_GET, "/v1/admin/adjustments", ACCESS_ADMIN, http_adjust_list},
     {EVHTTP_REQ_GET, "/v1/rules", ACCESS_READ, http_rules_get},
     {EVHTTP_REQ_PUT, "/v1/rules", ACCESS_ADMIN, http_rules_put},
 };
@@ -243,6 +247,53 @@ void http_reply_type(http_req *q, int status, const char *type, struct evbuffer 
 void http_reply(http_req *q, int status, struct evbuffer *body)
 {
     http_reply_type(q, status, "application/json", body);
+}
+
+json_t *http_body_object(http_req *q)
+{
+    size_t len;
+    const char *body = http_body(q, &len);
+    json_error_t e;
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);
+    if (j == NULL || !json_is_object(j)) {
+        errlist errs = {0};
+        if (j == NULL)
+            errlist_add(&errs, "", "line %d, column %d: %s", e.line, e.column, e.text);
+        else
+            errlist_add(&errs, "", "must be a JSON object");
+        http_problem(q, 400, "invalid-body", "The body could not be read; nothing was changed.",
+                     &errs);
+        errlist_clear(&errs);
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+void http_only_members(json_t *obj, const char *const *allowed, errlist *errs)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v)
+    {
+        bool ok = false;
+        for (const char *const *a = allowed; *a && !ok; a++)
+            ok = strcmp(*a, k) == 0;
+        if (!ok) { /* the member as a JSON Pointer: '~' is "~0", '/' is "~1" */
+            char ptr[80] = "/";
+            size_t n = 1;
+            for (const char *c = k; *c && n + 3 < sizeof(ptr); c++) {
+                if (*c == '~' || *c == '/') {
+                    ptr[n++] = '~';
+                    ptr[n++] = *c == '~' ? '0' : '1';
+                } else {
+                    ptr[n++] = *c;
+                }
+            }
+            ptr[n] = '\0';
+            errlist_add(errs, ptr, "unknown member");
+        }
+    }
 }
 
 void http_json_str(struct evbuffer *b, const char *s)

@@ -56,6 +56,12 @@ void http_problem(http_req *q, int status, const char *slug, const char *detail,
 /* The standard answer when Redis is unreachable: 503 with Retry-After. */
 void http_unavailable(http_req *q);
 /* Appends s as a JSON string literal (quoted, escaped). */
+/* Parses the body as a JSON object; answers 400 and returns NULL if it is
+ * not one. The caller owns the object. */
+struct json_t *http_body_object(http_req *q);
+/* Adds an "unknown member" error, by JSON Pointer, for each member of obj
+ * not in `allowed` (NULL-terminated). */
+void http_only_members(struct json_t *obj, const char *const *allowed, errlist *errs);
 void http_json_str(struct evbuffer *b, const char *s);
 /* Value of query parameter `name` (decoded into buf), or NULL if absent. */
 const char *http_query(const http_req *q, const char *name, char *buf, size_t buflen);
@@ -80,5 +86,8 @@ void http_admin_token_post(http_req *q);
 void http_admin_token_delete(http_req *q);
 void http_rules_get(http_req *q);
 void http_rules_put(http_req *q);
+void http_rescore_post(http_req *q);
+void http_adjust_post(http_req *q);
+void http_adjust_list(http_req *q);
 
 #endif

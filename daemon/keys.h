@@ -30,8 +30,18 @@
  *   podium:{org}:lastev             hash  l -> "<events entry id> <n>": l's latest event, the
  *                                         n-th of that entry; each event's "p" field in the
  *                                         log links to the one before (see score.lua)
+ *   podium:{org}:lock:rescore:{ch}:{per}  string  a rescore of that board runs (15 min TTL)
+ *   podium:{org}:rs:{job}:...       the keys a rescore builds aside, then renames or unlinks
  *   podium:{org}:events             stream  the event log: per call one entry, per event
  *                                         fields e (event JSON), r (result), p (link)
+ *                                         (score.lua), or per admin adjustment one field a
+ *                                         (the adjustment JSON, adjust.lua)
+ *   podium:{org}:audit              stream  admin adjustments, one entry each: at, by (token
+ *                                         id), leader, challenge, period, points, reason,
+ *                                         score_after (adjust.lua; never trimmed)
+ *   podium:{org}:badj:{ch}:{per}    list  adjustments of that board, "leader|points|reached",
+ *                                         which a rescore applies again (swap.lua)
+ *   podium:{org}:adj:{l}            list  l's newest 50 adjustments as JSON, newest first
  *   podium:{org}:ruleset            hash  the rule set in force: version (1, 2, ...), doc (the
  *                                         JSON as given), applied_at (Unix ms), source
  *                                         ("api" or "file"); written only by rules.lua
@@ -63,6 +73,8 @@
 #define keys_ruleset(buf, org)       keys_org((buf), (org), "ruleset")
 #define keys_rulehist(buf, org)      keys_org((buf), (org), "rulehist")
 #define keys_rules_channel(buf, org) keys_org((buf), (org), "rules:changed")
+#define keys_lock(buf, org, what, id)                                                              \
+    snprintf((buf), KEYS_MAX, "podium:{%s}:lock:%s:%s", (org), (what), (id))
 #define keys_idem(buf, org, day)                                                                   \
     snprintf((buf), KEYS_MAX, "podium:{%s}:idem:%" PRId64, (org), (day))
 

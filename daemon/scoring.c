@@ -181,6 +181,9 @@ struct counter {
 
 struct scorecall {
     char org[EVENT_NAME_MAX + 1];
+    char aside[48];        /* a replay's key prefix, "" for live scoring */
+    bool replay;           /* no idempotency, no log, no badges (score.lua) */
+    bool period_only;      /* no all-time boards */
     int64_t now, ttl;      /* Unix ms; idempotency ttl (s) */
     struct keytab keys;    /* KEYS */
     struct keytab leaders; /* leader ids */
@@ -297,12 +300,27 @@ void scorecall_free(scorecall *c)
     free(c);
 }
 
+/* The KEYS index of key (n bytes), adding it if new. A replay's keys are
+ * moved aside: "podium:{org}:rest" becomes "podium:{org}:<aside>:rest", so
+ * that it builds its boards and state beside the live ones. */
+static size_t key_index(scorecall *c, const char *key, int n)
+{
+    char moved[KEYS_MAX + 64];
+    const char *tag = c->aside[0] ? strstr(key, "}:") : NULL;
+    if (tag) {
+        size_t head = (size_t)(tag - key) + 2;
+        int m = snprintf(moved, sizeof(moved), "%.*s%s:%s", (int)head, key, c->aside, key + head);
+        return keytab_index(&c->keys, moved, (size_t)m);
+    }
+    return keytab_index(&c->keys, key, (size_t)n);
+}
+
 /* Adds an org-wide key; returns its KEYS index. */
 static size_t org_key(scorecall *c, const char *what)
 {
     char key[KEYS_MAX];
     int n = keys_org(key, c->org, what);
-    return keytab_index(&c->keys, key, (size_t)n);
+    return key_index(c, key, n);
 }
 
 void scorecall_begin(scorecall *c, const char *org, int64_t now_ms, const scorecall_opts *o)
@@ -323,8 +341,13 @@ void scorecall_begin(scorecall *c, const char *org, int64_t now_ms, const scorec
     snprintf(c->org, sizeof(c->org), "%s", org);
     c->now = now_ms;
     c->ttl = o->idempotency_ttl;
-    /* Fixed KEYS, in score.lua's order. */
-    org_key(c, "leaders");
+    c->replay = o->aside && o->aside[0];
+    c->period_only = o->period_only;
+    snprintf(c->aside, sizeof(c->aside), "%s", c->replay ? o->aside : "");
+    /* Fixed KEYS, in score.lua's order; a replay reads the real leaders. */
+    char lk[KEYS_MAX];
+    int ln = keys_org(lk, org, "leaders");
+    keytab_index(&c->keys, lk, (size_t)ln);
     org_key(c, "events");
     org_key(c, "bver");
     org_key(c, "urls");
@@ -336,7 +359,7 @@ void scorecall_begin(scorecall *c, const char *org, int64_t now_ms, const scorec
     int64_t window = now_ms / 1000 / c->ttl;
     for (int64_t w = window; w > window - 2; w--) {
         int n = keys_idem(key, org, w);
-        keytab_index(&c->keys, key, (size_t)n);
+        key_index(c, key, n);
     }
 }
 
@@ -349,7 +372,7 @@ static size_t counter(scorecall *c, const char *key, int n, int64_t ttl, const c
     uint32_t h = (uint32_t)keytab_add(&c->hashes, key, (size_t)n, &added);
     if (added) {
         c->ch = grow(c->ch, &c->cap_ch, h - 1, sizeof(*c->ch));
-        c->ch[h - 1] = (struct chash){keytab_index(&c->keys, key, (size_t)n), ttl, 0};
+        c->ch[h - 1] = (struct chash){key_index(c, key, n), ttl, 0};
     }
     char k[4 + KEYS_MAX];
     size_t len = strlen(field);
@@ -377,7 +400,7 @@ static uint32_t board_number(scorecall *c, const rules *r, int challenge, const 
     const rules_challenge *ch = &r->challenges[challenge];
     char key[KEYS_MAX];
     int n = keys_board(key, c->org, ch->id, per->id);
-    size_t ki = keytab_index(&c->keys, key, (size_t)n), b;
+    size_t ki = key_index(c, key, n), b;
     for (b = 0; b < c->n_boards && c->boards[b].key != ki; b++)
         ;
     if (b == c->n_boards) {
@@ -387,9 +410,9 @@ static uint32_t board_number(scorecall *c, const rules *r, int challenge, const 
         args_add(&c->names, key, (size_t)n);
         *bd = (struct board){.key = ki, .name = c->names.n - 1, .challenge = challenge, .r = r};
         n = keys_team_board(key, c->org, "tboard", ch->id, per->id);
-        bd->tkey = keytab_index(&c->keys, key, (size_t)n);
+        bd->tkey = key_index(c, key, n);
         n = keys_team_board(key, c->org, "tcount", ch->id, per->id);
-        bd->tcount = keytab_index(&c->keys, key, (size_t)n);
+        bd->tcount = key_index(c, key, n);
     }
     return (uint32_t)b + 1;
 }
@@ -557,6 +580,38 @@ static bool leader_eligible(const rules_challenge *ch, const char *leader)
     return false;
 }
 
+/* Fills the parts of a plan that depend on the event alone: activity a,
+ * points and their explanation, the URL's key. */
+static void plan_points(const rules *r, int a, const event *ev, score_plan *p)
+{
+    p->activity = a;
+    p->points = explain_points(r, (size_t)a, ev, at_seconds(ev), p->explain, sizeof(p->explain));
+    p->url[0] = '\0';
+    if (ev->url && ev->url[0]) {
+        char k[65];
+        if (url_key(ev->url, k)) {
+            memcpy(p->url, k, 32);
+            p->url[32] = '\0';
+        }
+    }
+}
+
+bool score_plan_replay(const rules *r, const event *ev, int challenge, const char *period_id,
+                       score_plan *p, score_std *std)
+{
+    int a = rules_activity_index(r, ev->type);
+    const rules_challenge *ch = &r->challenges[challenge];
+    if (a < 0 || !ch->counts[a] || !leader_eligible(ch, ev->leader) ||
+        !period_at(&ch->period, at_seconds(ev), &std->per) || strcmp(std->per.id, period_id) != 0)
+        return false;
+    plan_points(r, a, ev, p);
+    p->generated = true; /* a replay checks no ids: the log holds each event once */
+    p->first = 0;
+    p->n_std = 1;
+    std->challenge = challenge;
+    return true;
+}
+
 bool score_plan_event(const rules *r, const event *ev, const char *ptr, int64_t now_ms,
                       score_plan *p, score_std *stds, size_t *n_stds, errlist *errs)
 {
@@ -571,16 +626,7 @@ bool score_plan_event(const rules *r, const event *ev, const char *ptr, int64_t 
         return false;
     }
     int64_t at = at_seconds(ev);
-    p->activity = a;
-    p->points = explain_points(r, (size_t)a, ev, at, p->explain, sizeof(p->explain));
-    p->url[0] = '\0';
-    if (ev->url && ev->url[0]) {
-        char k[65];
-        if (url_key(ev->url, k)) {
-            memcpy(p->url, k, 32);
-            p->url[32] = '\0';
-        }
-    }
+    plan_points(r, a, ev, p);
     p->first = *n_stds;
     p->n_std = 0;
     bool ok = true;
@@ -633,7 +679,7 @@ static void add_standing(scorecall *c, const rules *r, const event *ev, const sc
     uint32_t b1 = board_number(c, r, s->challenge, &s->per), b2 = 0;
     mp_int(m, b1);
     mp_int(m, member_slot(c, b1, leader, ev->leader, ranks));
-    if (ch->period.kind != PERIOD_ALL) { /* every challenge keeps an all-time board too */
+    if (ch->period.kind != PERIOD_ALL && !c->period_only) { /* an all-time board too */
         b2 = board_number(c, r, s->challenge, &all);
         mp_int(m, b2);
         mp_int(m, member_slot(c, b2, leader, ev->leader, ranks));
@@ -740,7 +786,7 @@ void scorecall_add(scorecall *c, const rules *r, const event *evs, const score_p
             goals |= r->challenges[stds[p->first + s].challenge].n_goals > 0;
         if (goals) {
             int kn = keys_leader(key, c->org, "badges", ev->leader);
-            mp_int(m, (int64_t)keytab_index(&c->keys, key, (size_t)kn));
+            mp_int(m, (int64_t)key_index(c, key, kn));
         } else {
             mp_int(m, 0);
         }
@@ -829,6 +875,7 @@ int scorecall_finish(scorecall *c, int *nkeys, const char ***argv, const size_t 
     int64_t window = c->now / 1000 / c->ttl;
     args_int(&c->head, (window + 1) * c->ttl + c->ttl); /* expiry of the current bucket */
     args_int(&c->head, 2);                              /* buckets */
+    args_add(&c->head, c->replay ? "1" : "0", 1);       /* a replay */
     /* A: an array32 header, the leading parts, the groups. */
     struct mp *m = &c->parts;
     msgpack_sbuffer_write(&m->sb, "\xdd\0\0\0\0", 5);
@@ -927,4 +974,11 @@ void score_result_parse(const char *s, size_t len, score_result *res, size_t max
         st->notes = f;
         st->notes_len = n;
     }
+}
+
+size_t scorecall_keys(const scorecall *c, const char ***keys, const size_t **lens)
+{
+    *keys = c->argv;
+    *lens = c->lens;
+    return c->keys.a.n;
 }

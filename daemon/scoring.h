@@ -60,6 +60,11 @@ typedef struct score_plan {
  * falls in a closed period. */
 bool score_plan_event(const rules *r, const event *ev, const char *ptr, int64_t now_ms,
                       score_plan *p, score_std *stds, size_t *n_stds, errlist *errs);
+/* Plans an event of the log for a replay of one challenge's period: like
+ * score_plan_event without the closed-period check, keeping only that
+ * challenge and period. False when the event does not count there. */
+bool score_plan_replay(const rules *r, const event *ev, int challenge, const char *period_id,
+                       score_plan *p, score_std *std);
 
 typedef struct score_standing {
     char challenge[EVENT_NAME_MAX + 1];
@@ -90,11 +95,18 @@ void score_result_parse(const char *s, size_t len, score_result *res, size_t max
 
 typedef struct scorecall scorecall;
 
-/* Keys of the state a call reads and writes. Live scoring uses the org's
- * own; a replay gives its own board names so that it builds aside. */
+/* How a call scores. Live scoring uses the org's own keys. A replay
+ * (rescore, dry run) sets `aside`: every key but the leaders hash then gets
+ * that prefix after "podium:{org}:", and score.lua neither checks ids, nor
+ * writes the log, links or badges. */
 typedef struct scorecall_opts {
     int64_t idempotency_ttl; /* seconds */
+    const char *aside;       /* NULL or "" for live scoring, else e.g. "rs:1f2e" */
+    bool period_only;        /* score period boards only, not all-time boards */
 } scorecall_opts;
+
+/* The KEYS of the call being built (after scorecall_finish): n names. */
+size_t scorecall_keys(const scorecall *c, const char ***keys, const size_t **lens);
 
 scorecall *scorecall_new(void);
 void scorecall_free(scorecall *c);

@@ -34,7 +34,10 @@
 #include "log.h"
 #include "util.h"
 
-extern const char lua_score[], lua_page[], lua_leader[], lua_token[], lua_rules[], lua_teams[];
+extern const char lua_score[], lua_page[], lua_leader[], lua_token[], lua_rules[], lua_teams[],
+    lua_swap[];
+
+extern const char lua_adjust[];
 
 static const struct {
     const char *name;
@@ -46,6 +49,8 @@ static const struct {
     [STORE_SCRIPT_TOKEN] = {"token.lua", lua_token},
     [STORE_SCRIPT_RULES] = {"rules.lua", lua_rules},
     [STORE_SCRIPT_TEAMS] = {"teams.lua", lua_teams},
+    [STORE_SCRIPT_SWAP] = {"swap.lua", lua_swap},
+    [STORE_SCRIPT_ADJUST] = {"adjust.lua", lua_adjust},
 };
 
 #define BACKOFF_MIN_MS 50

@@ -40,6 +40,8 @@ typedef enum {
     STORE_SCRIPT_TOKEN,  /* token.lua: create or delete a token's two entries */
     STORE_SCRIPT_RULES,  /* rules.lua: store a new rule set version and announce it */
     STORE_SCRIPT_TEAMS,  /* teams.lua: a challenge period's team board */
+    STORE_SCRIPT_SWAP,   /* swap.lua: put a rescored board in place */
+    STORE_SCRIPT_ADJUST, /* adjust.lua: an admin's score adjustment, with its audit entry */
     STORE_SCRIPT_COUNT
 } store_script_id;
 

@@ -1,17 +1,19 @@
 --[[
 leader.lua - one leader's page: profile, standings on several boards, day
-states (for streaks), badges and recent events.
+states (for streaks), badges, recent events and admin adjustments.
 
 Read-only. KEYS[1] leaders hash, KEYS[2] latest links (leader -> link to
 their latest event, see score.lua), KEYS[3] the leader's badges hash,
-KEYS[4] to KEYS[3 + nd] (nd = ARGV[2]) the day state hash of each
+KEYS[4] the leader's adjustments list (JSON, newest first, adjust.lua),
+KEYS[5] to KEYS[4 + nd] (nd = ARGV[2]) the day state hash of each
 challenge, then the boards, and last the event log. ARGV[1] leader, ARGV[2]
-nd, ARGV[3] how many recent events to return.
+nd, ARGV[3] how many recent events to return, ARGV[4] how many
+adjustments.
 Recent events are found by following the links in the log: "<entry id> <n>"
 is the n-th event of that entry, whose fields are e, r, p per event.
 Reply: {profile or false, {score ("" when not on it), rank, ...} per board,
 {"event JSON\nresult", ... newest first}, {badge field, value, ...},
-{day state or "", ...}}.
+{day state or "", ...}, {adjustment JSON, ... newest first}}.
 Composite scores are explained in score.lua.
 ]]
 
@@ -21,7 +23,7 @@ local profile = redis.call('HGET', KEYS[1], ARGV[1])
 if not profile then return {false} end
 local log = KEYS[#KEYS]
 local boards = {}
-for i = 4 + nd, #KEYS - 1 do
+for i = 5 + nd, #KEYS - 1 do
   local z = redis.call('ZSCORE', KEYS[i], ARGV[1])
   if z then
     local s = math.floor(tonumber(z) / K)
@@ -33,7 +35,7 @@ for i = 4 + nd, #KEYS - 1 do
   end
 end
 local days = {}
-for i = 1, nd do days[i] = redis.call('HGET', KEYS[3 + i], ARGV[1]) or '' end
+for i = 1, nd do days[i] = redis.call('HGET', KEYS[4 + i], ARGV[1]) or '' end
 
 local recent, link, sid, fields = {}, redis.call('HGET', KEYS[2], ARGV[1]), nil, nil
 while link and link ~= '' and #recent < tonumber(ARGV[3]) do
@@ -49,4 +51,5 @@ while link and link ~= '' and #recent < tonumber(ARGV[3]) do
   recent[#recent + 1] = fields[6 * n - 4] .. '\n' .. fields[6 * n - 2]
   link = fields[6 * n]
 end
-return {profile, boards, recent, redis.call('HGETALL', KEYS[3]), days}
+return {profile, boards, recent, redis.call('HGETALL', KEYS[3]), days,
+  redis.call('LRANGE', KEYS[4], 0, tonumber(ARGV[4]) - 1)}

@@ -56,7 +56,9 @@ stream, KEYS[3] board versions, KEYS[4] URL hash ("leader|url key" -> event
 id), KEYS[5] latest links (leader -> link), KEYS[6..] idempotency buckets
 (the current first); further keys are referred to by index.
 ARGV[1] expire-at of the current bucket (Unix s), ARGV[2] number of
-buckets, ARGV[3] one MessagePack array A of parts, each a count and entries:
+buckets, ARGV[3] "1" for a replay (rescore, dry run: keys are aside, see
+scoring.h; no log, links or badges are written), ARGV[4] one MessagePack
+array A of parts, each a count and entries:
   leaders:  n names;
   ids:      the ids of idempotent events, each once;
   urls:     URL fields, each once;
@@ -86,8 +88,8 @@ local KEYS, call, tonumber = KEYS, redis.call, tonumber
 local format, concat, floor, abs, sub, find, match, unpack = string.format, table.concat,
   math.floor, math.abs, string.sub, string.find, string.match, unpack
 local band, bor, lshift = bit.band, bit.bor, bit.lshift
-local nbuckets = tonumber(ARGV[2])
-local A = cmsgpack.unpack(ARGV[3])
+local nbuckets, replay = tonumber(ARGV[2]), ARGV[3] == '1'
+local A = cmsgpack.unpack(ARGV[4])
 local a = 1
 
 -- Reads, one command each over a range of A.
@@ -418,7 +420,7 @@ for h, w in pairs(hw) do
   call(unpack(w))
   if httl[h] > 0 then call('EXPIRE', hkey[h], httl[h]) end
 end
-for _, bg in ipairs(badges) do
+for _, bg in ipairs(replay and {} or badges) do
   call('HSET', KEYS[bg[1]], bg[2], bg[3])
 end
 local urlw = {'HSET', KEYS[4]}
@@ -433,7 +435,7 @@ if #urlw > 2 then call(unpack(urlw)) end
 -- Results of new events: remembered for retries, and appended to the log
 -- with links between each leader's events.
 local idem, log, parts, inlog = {'HSET', KEYS[6]}, {'XADD', KEYS[2], '*'}, {'0'}, {}
-local lastlink = #fresh > 0 and call('HMGET', KEYS[5], unpack(A, lfirst, lfirst + nl - 1)) or {}
+local lastlink = #fresh > 0 and not replay and call('HMGET', KEYS[5], unpack(A, lfirst, lfirst + nl - 1)) or {}
 for f = 1, #fresh do
   local i = fresh[f]
   local p = ep[i]
@@ -470,7 +472,7 @@ if #idem > 2 then
   call(unpack(idem))
   call('EXPIREAT', KEYS[6], ARGV[1])
 end
-if #log > 3 then
+if #log > 3 and not replay then
   local sid = call(unpack(log)) .. ' '
   local links = {'HSET', KEYS[5]}
   for li, f in pairs(inlog) do

@@ -229,6 +229,9 @@ class RulesApiTest(RulesTestCase):
         r = self.put_rules(new, query="?dry_run=1")
         j = self.ok(r)
         self.assertEqual(r.header("ETag"), '"rules-1"')
+        # The replayed boards are checked in test_rescore.py; nothing is logged here.
+        self.assertEqual({(b["challenge"], b["today"] is None) for b in j.pop("boards")},
+                         {("weekly", False), ("monthly", True)})
         self.assertEqual(j, {
             "valid": True, "version": 1,
             "changes": {
