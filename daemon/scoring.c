@@ -652,6 +652,15 @@ bool score_plan_event(const rules *r, const event *ev, const char *ptr, int64_t 
     return ok;
 }
 
+/* The 1-based number of goal g of challenge c among all the rules' goals. */
+static size_t goal_number(const rules *r, int c, size_t g)
+{
+    size_t n = 0;
+    for (int i = 0; i < c; i++)
+        n += r->challenges[i].n_goals;
+    return n + g + 1;
+}
+
 /* Packs "name|points", the start of a standing in a result string. */
 static void prefix(scorecall *c, struct mp *m, uint32_t board, int64_t pts)
 {
@@ -733,10 +742,7 @@ static void add_standing(scorecall *c, const rules *r, const event *ev, const sc
         char field[2 * EVENT_NAME_MAX + 2];
         snprintf(field, sizeof(field), "%s|%s", ev->leader, goal->id);
         mp_int(m, (int64_t)counter(c, key, n, ttl, field));
-        mp_int(m, goal->count);
-        mp_int(m, count ? 0 : goal->bonus);
-        mp_cstr(m, goal->id);
-        mp_cstr(m, goal->badge ? goal->badge : "");
+        mp_int(m, (int64_t)goal_number(r, s->challenge, g));
     }
 }
 
@@ -750,6 +756,20 @@ void scorecall_add(scorecall *c, const rules *r, const event *evs, const score_p
     mp_int(m, r->first_of_day);
     mp_int(m, r->streak_days);
     mp_int(m, r->streak_points);
+    /* the rules' goals, numbered in challenge order (goal_number) */
+    size_t nd = 0;
+    for (size_t ci = 0; ci < r->n_challenges; ci++)
+        nd += r->challenges[ci].n_goals;
+    mp_int(m, (int64_t)nd);
+    for (size_t ci = 0; ci < r->n_challenges; ci++) {
+        const rules_challenge *ch = &r->challenges[ci];
+        for (size_t g = 0; g < ch->n_goals; g++) {
+            mp_int(m, ch->goals[g].count);
+            mp_int(m, ch->scoring == RULES_SCORE_COUNT ? 0 : ch->goals[g].bonus);
+            mp_cstr(m, ch->goals[g].id);
+            mp_cstr(m, ch->goals[g].badge ? ch->goals[g].badge : "");
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         const event *ev = &evs[i];
         const score_plan *p = &plans[i];

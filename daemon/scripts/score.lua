@@ -68,7 +68,8 @@ array A of parts, each a count and entries:
             index, team count key index, team filter (",a,b," or ""), m,
             m member names, m rank flags;
   groups:   n events, the first-of-day bonus, streak days and streak
-            bonus of the group's rules, then per event: id, idempotent,
+            bonus of the group's rules, its goals (nd, then per goal:
+            count, bonus, id, badge), then per event: id, idempotent,
             leader number, points (text), event JSON, explanation (text), URL
             field or "", cooldown counter (0 = none), cooldown (s), at (Unix
             s, also the second it counts at on all-time boards), badge hash
@@ -77,7 +78,7 @@ array A of parts, each a count and entries:
             "name|points" of each board (the second one "" when none), the
             second it counts at on the period board, cap counter, cap, day
             counter (0 = no day bonuses), local day number, g goals, per
-            goal: counter, count, bonus, id, badge.
+            goal: counter, goal number in the group's goals.
 Reply: { {name, version, ...} for boards that changed, then one entry per
 group: {"E", event numbers with unknown leaders} or one result string per
 event (see scoring.c for its format). }
@@ -121,7 +122,7 @@ a = a + nu + 1
 -- Counters: fields of a few hashes, one HMGET each. cnt[ci] is the value
 -- (false when absent) of counter ci, which lives in field cfield[ci] of hash
 -- chash[ci].
-local cnt, cdirty, cfield, chash, hkey, httl = {}, {}, {}, {}, {}, {}
+local cnt, cdirty, cfield, chash, hkey, httl, hnew = {}, {}, {}, {}, {}, {}, {}
 local nh = A[a]
 a = a + 1
 for h = 1, nh do
@@ -132,6 +133,7 @@ for h = 1, nh do
   for i = 1, n do
     local ci = A[ids + i - 1]
     cnt[ci], cfield[ci], chash[ci] = found[i] or false, A[fields + i - 1], h
+    if not found[i] then hnew[h] = true end -- a new field, maybe a new hash: set its TTL
   end
   a = fields + n
 end
@@ -243,8 +245,9 @@ local function apply(b, slot, pts, when, li, pfx, note)
 end
 
 for g = 1, ng do
-  local n, gfod, gsdays, gspts = A[a], A[a + 1], A[a + 2], A[a + 3]
-  a = a + 4
+  local n, gfod, gsdays, gspts, nd = A[a], A[a + 1], A[a + 2], A[a + 3], A[a + 4]
+  local gdef = a + 5 -- goal d's count, bonus, id, badge are A[gdef + 4 * (d - 1) ...]
+  a = gdef + 4 * nd
   local gstart, bad = a, nil
   for i = 1, n do -- unknown leaders refuse the group whole
     if not meta[A[a + 2]] then
@@ -253,7 +256,7 @@ for g = 1, ng do
     end
     local k = A[a + 11]
     a = a + 12
-    for _ = 1, k do a = a + 13 + 5 * A[a + 12] end
+    for _ = 1, k do a = a + 13 + 2 * A[a + 12] end
   end
   if bad then
     out[g] = bad
@@ -269,7 +272,7 @@ for g = 1, ng do
       if prior then
         dupof[i] = prior -- an event number of this call, or an earlier result
         a = a + 12
-        for _ = 1, k do a = a + 13 + 5 * A[a + 12] end
+        for _ = 1, k do a = a + 13 + 2 * A[a + 12] end
       else
         local url, cdci, at = A[a + 6], A[a + 7], A[a + 9]
         local limit
@@ -327,18 +330,18 @@ for g = 1, ng do
               end
               local q = a + 13
               for _ = 1, ngoals do
-                local gci = A[q]
+                local gci, d = A[q], gdef + 4 * (A[q + 1] - 1)
                 local c = (tonumber(cnt[gci]) or 0) + 1
                 cnt[gci], cdirty[gci] = c, true
-                if c == A[q + 1] then
-                  bonus = bonus + A[q + 2]
+                if c == A[d] then
+                  bonus = bonus + A[d + 1]
                   notes = notes or {}
-                  notes[#notes + 1] = 'goal:' .. A[q + 3] .. ':' .. A[q + 2]
+                  notes[#notes + 1] = 'goal:' .. A[d + 2] .. ':' .. A[d + 1]
                   if badgeci > 0 then
-                    badges[#badges + 1] = {badgeci, bname[b1] .. ':' .. A[q + 3], A[q + 4] .. '|' .. at}
+                    badges[#badges + 1] = {badgeci, bname[b1] .. ':' .. A[d + 2], A[d + 3] .. '|' .. at}
                   end
                 end
-                q = q + 5
+                q = q + 2
               end
               if bonus ~= 0 then
                 pts = pts + bonus
@@ -352,7 +355,7 @@ for g = 1, ng do
             apply(b1, A[a + 1], pts, A[a + 7], li, pfx1, note)
             if b2 > 0 then apply(b2, A[a + 3], pts, at, li, pfx2, note) end
           end
-          a = a + 13 + 5 * ngoals
+          a = a + 13 + 2 * ngoals
         end
         ens[i] = ns - es0[i] + 1
         if scored then
@@ -418,7 +421,7 @@ for ci in pairs(cdirty) do
 end
 for h, w in pairs(hw) do
   call(unpack(w))
-  if httl[h] > 0 then call('EXPIRE', hkey[h], httl[h]) end
+  if httl[h] > 0 and hnew[h] then call('EXPIRE', hkey[h], httl[h]) end
 end
 for _, bg in ipairs(replay and {} or badges) do
   call('HSET', KEYS[bg[1]], bg[2], bg[3])
