@@ -21,6 +21,7 @@
 #include "keys.h"
 #include "store.h"
 #include "util.h"
+#include "visibility.h"
 
 #define NAME_MAX_CHARS 100
 #define AVATAR_MAX     2048
@@ -97,22 +98,81 @@ struct put {
     http_req *q;
     char *json;
     char hash[KEYS_MAX];
+    int hide;   /* leaders: 1 hidden, 0 shown; -1 for teams */
+    int status; /* 201 when the profile is new, else 200 */
 };
 
-/* HSET answer: 201 when the field is new, else 200. */
+/* Answers a PUT with the stored profile, and frees it. */
+static void put_answer(struct put *p)
+{
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add_printf(b, "{\"id\":\"%s\",\"profile\":%s}\n", p->q->param[0], p->json);
+    http_reply(p->q, p->status, b);
+    free(p->json);
+    free(p);
+}
+
+/* The leader's standings moved to or from the hidden boards. */
+static void on_visibility(void *arg, const char *error, int boards)
+{
+    struct put *p = arg;
+    (void)boards;
+    if (error) {
+        http_unavailable(p->q); /* the flag is stored; a retry of the PUT moves the rest */
+        free(p->json);
+        free(p);
+        return;
+    }
+    put_answer(p);
+}
+
+/* SADD/SREM of the hidden set: 1 when the flag changed, so standings move. */
+static void on_hidden_set(void *arg, const store_reply *r)
+{
+    struct put *p = arg;
+    http_req *q = p->q;
+    if (r == NULL || store_reply_is_error(r)) {
+        http_unavailable(q);
+        free(p->json);
+        free(p);
+    } else if (store_reply_int(r) == 1) {
+        if (visibility_set(q->a->st, q->a->bc, q->who.org, q->param[0], p->hide == 1, on_visibility,
+                           p) < 0) {
+            http_unavailable(q);
+            free(p->json);
+            free(p);
+        }
+    } else {
+        put_answer(p);
+    }
+}
+
+/* HSET answer: 201 when the field is new, else 200; a leader's hidden flag
+ * is then recorded in the hidden set. */
 static void on_hset(void *arg, const store_reply *r)
 {
     struct put *p = arg;
     http_req *q = p->q;
     if (r == NULL || store_reply_is_error(r)) {
         http_unavailable(q);
-    } else {
-        struct evbuffer *b = evbuffer_new();
-        evbuffer_add_printf(b, "{\"id\":\"%s\",\"profile\":%s}\n", q->param[0], p->json);
-        http_reply(q, store_reply_int(r) == 1 ? 201 : 200, b);
+        free(p->json);
+        free(p);
+        return;
     }
-    free(p->json);
-    free(p);
+    p->status = store_reply_int(r) == 1 ? 201 : 200;
+    if (p->hide < 0) {
+        put_answer(p);
+        return;
+    }
+    char set[KEYS_MAX];
+    keys_org(set, q->who.org, "hidden");
+    const char *argv[] = {p->hide ? "SADD" : "SREM", set, q->param[0]};
+    size_t lens[] = {4, strlen(set), strlen(q->param[0])};
+    if (store_command(q->a->st, on_hidden_set, p, 3, argv, lens) < 0) {
+        http_unavailable(q);
+        free(p->json);
+        free(p);
+    }
 }
 
 /* Team existence answer: store the leader, or refuse an unknown team. */
@@ -174,6 +234,7 @@ void http_admin_leader_put(http_req *q)
     if (p == NULL)
         abort();
     p->q = q;
+    p->hide = hidden && json_is_true(hidden);
     p->json = json_dumps(profile, JSON_COMPACT | JSON_PRESERVE_ORDER);
     keys_org(p->hash, q->who.org, "leaders");
     json_decref(profile);
@@ -251,6 +312,7 @@ void http_admin_team_put(http_req *q)
     if (p == NULL)
         abort();
     p->q = q;
+    p->hide = -1;
     p->json = json_dumps(profile, JSON_COMPACT);
     keys_org(p->hash, q->who.org, "teams");
     json_decref(profile);

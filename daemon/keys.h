@@ -19,6 +19,8 @@
  *                                         expires idempotency_ttl after the window ends
  *   podium:{org}:tboard:{ch}:{per}  zset  team board: team -> sum of its members' points
  *   podium:{org}:tcount:{ch}:{per}  hash  team -> members who scored on that board
+ *   podium:{org}:hboard:{ch}:{per}  zset  the board's hidden leaders (opted out), same scores
+ *   podium:{org}:hidden             set   ids of hidden leaders (visibility.c)
  *   podium:{org}:last:{t}           hash  l -> `at` of l's last scored event of type t
  *                                         (cooldown)
  *   podium:{org}:days:{ch}          hash  l -> "day:mask:streak", l's active days in ch

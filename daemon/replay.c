@@ -213,19 +213,20 @@ static void on_swapped(void *arg, const store_reply *r);
 static void swap(replay *j)
 {
     const rules_challenge *ch = &j->r->challenges[j->challenge];
-    char live[3][KEYS_MAX], moved[3][KEYS_MAX + 64], fixed[4][KEYS_MAX];
+    char live[4][KEYS_MAX], moved[4][KEYS_MAX + 64], fixed[4][KEYS_MAX];
     keys_board(live[0], j->org, ch->id, j->per.id);
     keys_team_board(live[1], j->org, "tboard", ch->id, j->per.id);
     keys_team_board(live[2], j->org, "tcount", ch->id, j->per.id);
+    keys_team_board(live[3], j->org, "hboard", ch->id, j->per.id);
     keys_org(fixed[0], j->org, "events");
     keys_org(fixed[1], j->org, "bver");
     keys_org(fixed[2], j->org, "leaders");
     keys_team_board(fixed[3], j->org, "badj", ch->id, j->per.id);
-    const char *argv[13];
-    size_t lens[13], n = 0;
+    const char *argv[15];
+    size_t lens[15], n = 0;
     for (int i = 0; i < 4; i++)
         argv[n++] = fixed[i];
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         aside_key(j, live[i], moved[i], sizeof(moved[i]));
         argv[n++] = moved[i];
         argv[n++] = live[i];
@@ -238,7 +239,7 @@ static void swap(replay *j)
     argv[n++] = name;
     for (size_t i = 0; i < n; i++)
         lens[i] = strlen(argv[i]);
-    if (store_script(j->st, STORE_SCRIPT_SWAP, 10, (int)n, argv, lens, on_swapped, j) < 0)
+    if (store_script(j->st, STORE_SCRIPT_SWAP, 12, (int)n, argv, lens, on_swapped, j) < 0)
         finish(j, "Redis went away before the swap", 0);
 }
 

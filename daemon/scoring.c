@@ -155,6 +155,7 @@ struct board {
     size_t key;          /* KEYS index */
     size_t name;         /* index in scorecall.names */
     size_t tkey, tcount; /* KEYS indices of its team board and team counts */
+    size_t hkey;         /* KEYS index of its hidden twin (hidden leaders) */
     int challenge;       /* in rules `r` of the group that added it */
     const rules *r;
     uint32_t m; /* members so far */
@@ -413,6 +414,8 @@ static uint32_t board_number(scorecall *c, const rules *r, int challenge, const 
         bd->tkey = key_index(c, key, n);
         n = keys_team_board(key, c->org, "tcount", ch->id, per->id);
         bd->tcount = key_index(c, key, n);
+        n = keys_team_board(key, c->org, "hboard", ch->id, per->id);
+        bd->hkey = key_index(c, key, n);
     }
     return (uint32_t)b + 1;
 }
@@ -870,6 +873,7 @@ static void pack_parts(scorecall *c)
         mp_str(m, c->names.buf + c->names.off[bd->name], c->names.lens[bd->name]);
         mp_int(m, (int64_t)bd->tkey);
         mp_int(m, (int64_t)bd->tcount);
+        mp_int(m, (int64_t)bd->hkey);
         pack_filter(m, bd);
         mp_int(m, bd->m);
         for (size_t i = 0; i < c->members.a.n; i++)

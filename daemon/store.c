@@ -37,7 +37,7 @@
 extern const char lua_score[], lua_page[], lua_leader[], lua_token[], lua_rules[], lua_teams[],
     lua_swap[];
 
-extern const char lua_adjust[];
+extern const char lua_adjust[], lua_visibility[];
 
 static const struct {
     const char *name;
@@ -51,6 +51,7 @@ static const struct {
     [STORE_SCRIPT_TEAMS] = {"teams.lua", lua_teams},
     [STORE_SCRIPT_SWAP] = {"swap.lua", lua_swap},
     [STORE_SCRIPT_ADJUST] = {"adjust.lua", lua_adjust},
+    [STORE_SCRIPT_VISIBILITY] = {"visibility.lua", lua_visibility},
 };
 
 #define BACKOFF_MIN_MS 50

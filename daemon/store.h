@@ -34,14 +34,15 @@ typedef void store_message_cb(void *arg, const char *msg, size_t len);
 
 /* The Lua scripts of daemon/scripts/, by file name. */
 typedef enum {
-    STORE_SCRIPT_SCORE,  /* score.lua: apply a batch of events */
-    STORE_SCRIPT_PAGE,   /* page.lua: one page of a board, or the part around a leader */
-    STORE_SCRIPT_LEADER, /* leader.lua: a leader's standings on several boards */
-    STORE_SCRIPT_TOKEN,  /* token.lua: create or delete a token's two entries */
-    STORE_SCRIPT_RULES,  /* rules.lua: store a new rule set version and announce it */
-    STORE_SCRIPT_TEAMS,  /* teams.lua: a challenge period's team board */
-    STORE_SCRIPT_SWAP,   /* swap.lua: put a rescored board in place */
-    STORE_SCRIPT_ADJUST, /* adjust.lua: an admin's score adjustment, with its audit entry */
+    STORE_SCRIPT_SCORE,      /* score.lua: apply a batch of events */
+    STORE_SCRIPT_PAGE,       /* page.lua: one page of a board, or the part around a leader */
+    STORE_SCRIPT_LEADER,     /* leader.lua: a leader's standings on several boards */
+    STORE_SCRIPT_TOKEN,      /* token.lua: create or delete a token's two entries */
+    STORE_SCRIPT_RULES,      /* rules.lua: store a new rule set version and announce it */
+    STORE_SCRIPT_TEAMS,      /* teams.lua: a challenge period's team board */
+    STORE_SCRIPT_SWAP,       /* swap.lua: put a rescored board in place */
+    STORE_SCRIPT_VISIBILITY, /* visibility.lua: hide or show a leader on one board */
+    STORE_SCRIPT_ADJUST,     /* adjust.lua: an admin's score adjustment, with its audit entry */
     STORE_SCRIPT_COUNT
 } store_script_id;
 

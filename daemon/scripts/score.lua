@@ -65,8 +65,8 @@ array A of parts, each a count and entries:
   counters: per hash: key index, TTL (s, 0 = none), n, n counter numbers,
             n fields;
   boards:   per board: key index, name ("challenge:period"), team board key
-            index, team count key index, team filter (",a,b," or ""), m,
-            m member names, m rank flags;
+            index, team count key index, hidden board key index, team
+            filter (",a,b," or ""), m, m member names, m rank flags;
   groups:   n events, the first-of-day bonus, streak days and streak
             bonus of the group's rules, its goals (nd, then per goal:
             count, bonus, id, badge), then per event: id, idempotent,
@@ -141,16 +141,31 @@ end
 -- Boards: score[b][slot] is the member's score, false when not on board b.
 local nb = A[a]
 a = a + 1
-local bkey, bname, bmem, bm, btkey, btcnt, bfilter = {}, {}, {}, {}, {}, {}, {}
+local bkey, bname, bmem, bm, btkey, btcnt, bfilter, bhid = {}, {}, {}, {}, {}, {}, {}, {}
+
+-- Hidden leaders (who opted out: "hidden":true in the profile) keep their
+-- scores on each board's hidden twin, out of everybody's ranks and out of
+-- team boards, until they are shown again (visibility.lua moves them).
+local hidden = {}
+for li = 1, nl do
+  local m = meta[li]
+  if m and find(m, '"hidden":true', 1, true) then hidden[A[lfirst + li - 1]] = true end
+end
 local score, reached, dirty, tadd, tnew = {}, {}, {}, {}, {}
 for b = 1, nb do
-  local m = A[a + 5]
-  bkey[b], bname[b], btkey[b], btcnt[b], bfilter[b] = KEYS[A[a]], A[a + 1], A[a + 2], A[a + 3], A[a + 4]
-  bmem[b], bm[b] = a + 6, m
-  local s, found = {}, call('ZMSCORE', KEYS[A[a]], unpack(A, a + 6, a + 5 + m))
-  for i = 1, m do s[i] = found[i] and floor(tonumber(found[i]) / K) or false end
+  local m = A[a + 6]
+  bkey[b], bname[b], btkey[b], btcnt[b], bhid[b] = KEYS[A[a]], A[a + 1], A[a + 2], A[a + 3], KEYS[A[a + 4]]
+  bfilter[b], bmem[b], bm[b] = A[a + 5], a + 7, m
+  local s, found = {}, call('ZMSCORE', KEYS[A[a]], unpack(A, a + 7, a + 6 + m))
+  for i = 1, m do
+    local name = A[a + 6 + i]
+    if hidden[name] then -- a hidden leader's standing is on the hidden board
+      found[i] = call('ZSCORE', bhid[b], name)
+    end
+    s[i] = found[i] and floor(tonumber(found[i]) / K) or false
+  end
   score[b], reached[b], dirty[b], tadd[b], tnew[b] = s, {}, {}, {}, {}
-  a = a + 6 + 2 * m
+  a = a + 7 + 2 * m
 end
 
 -- The team in a leader's profile (JSON written by http_admin.c, compact,
@@ -228,7 +243,7 @@ local function apply(b, slot, pts, when, li, pfx, note)
   local s = score[b]
   local cur = s[slot]
   if pts ~= 0 then
-    if btkey[b] > 0 then
+    if btkey[b] > 0 and not hidden[A[lfirst + li - 1]] then
       local team = team_of(li)
       if team ~= '' then
         if not cur then tnew[b][team] = (tnew[b][team] or 0) + 1 end
@@ -383,11 +398,14 @@ end
 local rank, versions = {}, {}
 for b = 1, nb do
   local s, d, rb, mem, key = score[b], dirty[b], reached[b], bmem[b], bkey[b]
-  local z = {'ZADD', key}
+  local z, zh = {'ZADD', key}, {'ZADD', bhid[b]}
   for slot in pairs(d) do
-    z[#z + 1] = format('%d', s[slot] * K + (K - 1 - rb[slot]))
-    z[#z + 1] = A[mem + slot - 1]
+    local name = A[mem + slot - 1]
+    local w = hidden[name] and zh or z
+    w[#w + 1] = format('%d', s[slot] * K + (K - 1 - rb[slot]))
+    w[#w + 1] = name
   end
+  if #zh > 2 then call(unpack(zh)) end
   if #z > 2 then
     call(unpack(z))
     versions[#versions + 1] = bname[b]
@@ -401,7 +419,7 @@ for b = 1, nb do
   local r, flags = {}, mem + bm[b] - 1
   for slot = 1, bm[b] do
     local v = s[slot]
-    if v and A[flags + slot] then
+    if v and A[flags + slot] and not hidden[A[mem + slot - 1]] then
       r[slot] = call('ZCOUNT', key, format('%d', (v + 1) * K), '+inf') + 1
     end
   end

@@ -5,7 +5,7 @@ place of the live ones, unless the log grew meanwhile.
 KEYS[1] event log, KEYS[2] board versions, KEYS[3] leaders hash, KEYS[4]
 the board's list of admin adjustments ("leader|points|reached", written by
 adjust.lua), then pairs (rebuilt, live) for the period board, its team
-board and its team counts. ARGV[1] the id of the last log entry the replay
+board, its team counts and its hidden twin. ARGV[1] the id of the last log entry the replay
 read ("" when it read none), ARGV[2] the end of the log range that counts
 for the period ("+" for all of it), ARGV[3] the board's name
 ("challenge:period").

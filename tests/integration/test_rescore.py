@@ -124,6 +124,17 @@ class RescoreTest(PodiumTestCase):
         self.assertEqual((j["events"], j["adjustments"]), (0, 1))
         self.assertEqual(self.ranking(period="previous"), [(1, "amy", 7)])
 
+    def test_hidden_leaders_stay_hidden_after_a_rescore(self):
+        self.post_some()
+        self.put_leader("dan", team="exec", hidden=True)
+        W = week_id()
+        before = (self.raw_board(W), self.r("ZRANGE", self.key("hboard", "weekly", W), 0, -1,
+                                            "WITHSCORES"))
+        self.rescore()
+        self.assertEqual((self.raw_board(W), self.r("ZRANGE", self.key("hboard", "weekly", W),
+                                                    0, -1, "WITHSCORES")), before)
+        self.assertNotIn("dan", [lid for _, lid, _ in self.ranking()])
+
     def test_one_rescore_per_board_at_a_time(self):
         self.r("SET", self.key("lock", "rescore", "weekly", week_id()), "1", "EX", "60")
         self.assertProblem(self.rescore("current", 409), 409)
