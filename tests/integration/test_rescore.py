@@ -6,6 +6,8 @@ and leaves no keys behind."""
 import copy
 import json
 import signal
+import threading
+import time
 import unittest
 
 from harness import PodiumTestCase, times_today, wait_until, week_id
@@ -134,6 +136,36 @@ class RescoreTest(PodiumTestCase):
         self.assertEqual((self.raw_board(W), self.r("ZRANGE", self.key("hboard", "weekly", W),
                                                     0, -1, "WITHSCORES")), before)
         self.assertNotIn("dan", [lid for _, lid, _ in self.ranking()])
+
+    def test_events_arriving_during_a_rescore_are_not_lost(self):
+        """Posts keep arriving while the board is rebuilt: the swap waits
+        until the replay has read them, so the rebuilt board is the live one."""
+        self.post_some()
+        t = times_today(1)[0]
+        stop, sent = threading.Event(), []
+
+        def post():
+            i = 0
+            while not stop.is_set() and i < 400:
+                r = self.post("bob" if i % 2 else "cat", "stakeholder_interaction", at=t,
+                              id="during-%d" % i)
+                if r.status == 200:
+                    sent.append(i)
+                i += 1
+
+        th = threading.Thread(target=post)
+        th.start()
+        try:
+            time.sleep(0.05)
+            self.rescore()
+        finally:
+            stop.set()
+            th.join()
+        W = week_id()
+        live = self.raw_board(W)
+        self.rescore()  # quiet now: the replay must give exactly the live board
+        self.assertEqual(self.raw_board(W), live)
+        self.assertGreater(len(sent), 0)
 
     def test_one_rescore_per_board_at_a_time(self):
         self.r("SET", self.key("lock", "rescore", "weekly", week_id()), "1", "EX", "60")
