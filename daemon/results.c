@@ -189,6 +189,15 @@ static const char *period_words(const rules *r, const char *challenge, char *buf
     }
 }
 
+/* What a standing's score counts: points, or events on a count challenge. */
+static const char *unit_words(const rules *r, const score_standing *s)
+{
+    int c = r ? rules_challenge_index(r, s->challenge) : -1;
+    if (c >= 0 && r->challenges[c].scoring == RULES_SCORE_COUNT)
+        return s->score == 1 ? "event" : "events";
+    return s->score == 1 || s->score == -1 ? "point" : "points";
+}
+
 /* The words that open a sentence about a limited event. */
 static const char *limit_words(const char *reasons)
 {
@@ -224,8 +233,8 @@ void results_text(struct evbuffer *b, const rules *r, const score_result *res, s
         evbuffer_add_printf(b, "%s", limit_words(x->reasons));
     /* The first board's points include its bonuses, which a leader wants to see. */
     const score_standing *s = x->n_std > 0 ? &x->std[0] : NULL;
-    evbuffer_add_printf(b, "%+" PRId64 " points",
-                        s && s->points > x->points ? s->points : x->points);
+    int64_t pts = s && s->points > x->points ? s->points : x->points;
+    evbuffer_add_printf(b, "%+" PRId64 " point%s", pts, pts == 1 || pts == -1 ? "" : "s");
     if (s) {
         note nt;
         bool first = true;
@@ -253,8 +262,8 @@ void results_text(struct evbuffer *b, const rules *r, const score_result *res, s
         char buf[160];
         const char *words = period_words(r, s->challenge, buf, sizeof(buf));
         if (s->rank > 0)
-            evbuffer_add_printf(b, ", #%" PRId64 " %s (%" PRId64 " points)", s->rank, words,
-                                s->score);
+            evbuffer_add_printf(b, ", #%" PRId64 "%s%s (%" PRId64 " %s)", s->rank,
+                                words[0] ? " " : "", words, s->score, unit_words(r, s));
     }
     evbuffer_add(b, ".\n", 2);
 }

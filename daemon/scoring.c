@@ -440,7 +440,8 @@ static uint32_t member_slot(scorecall *c, uint32_t board, uint32_t leader, const
 }
 
 /* Appends s to a JSON text being built in buf, escaped, without quotes.
- * '|' is escaped too, so that the text can sit in a result string. */
+ * '|' is escaped too, so that the text can sit in a result string. Stops
+ * early when buf is full; explain_factor makes sure the whole name fits. */
 static size_t json_escape(char *buf, size_t at, size_t cap, const char *s)
 {
     for (; *s && at + 7 < cap; s++) {
@@ -515,13 +516,16 @@ static void text_add(struct text *t, const char *s, size_t len)
  * rules.c once, so no floating-point formatting happens per event. */
 static void explain_factor(struct text *t, const char *kind, const char *name, const char *factor)
 {
-    char tmp[2 * EVENT_NAME_MAX + 240];
+    char tmp[6 * 4 * 100 + 128]; /* a name of 100 four-byte characters, each escaped */
     struct text m = {tmp, 0, sizeof(tmp), false};
     if (t->n > 0 && t->buf[t->n - 1] != '[')
         TEXT_ADD(&m, ",");
     TEXT_ADD(&m, "{\"kind\":\"");
     text_add(&m, kind, strlen(kind));
     TEXT_ADD(&m, "\",\"name\":\"");
+    size_t worst = 6 * strlen(name); /* every byte escaped as \u00XX */
+    if (m.n + worst + 40 > sizeof(tmp))
+        return; /* cannot happen with the rules' name limits: left out whole */
     m.n = json_escape(tmp, m.n, sizeof(tmp) - 40, name);
     TEXT_ADD(&m, "\",\"factor\":");
     text_add(&m, factor, strlen(factor));
@@ -933,8 +937,13 @@ int scorecall_finish(scorecall *c, int *nkeys, const char ***argv, const size_t 
 /* The next '|'-separated field of s[*at..len); advances *at past it. */
 static const char *field(const char *s, size_t len, size_t *at, size_t *flen)
 {
+    if (*at >= len) { /* past the last field: a missing field reads as empty */
+        *flen = 0;
+        *at = len + 1;
+        return s + len;
+    }
     const char *f = s + *at;
-    const char *bar = *at < len ? memchr(f, '|', len - *at) : NULL;
+    const char *bar = memchr(f, '|', len - *at);
     *flen = bar ? (size_t)(bar - f) : len - *at;
     *at += *flen + 1;
     return f;

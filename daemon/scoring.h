@@ -49,7 +49,7 @@ typedef struct score_plan {
     int activity;
     bool generated;      /* the id was made by the daemon: no idempotency */
     int64_t points;      /* base x multipliers x campaigns, rounded */
-    char explain[384];   /* JSON object: base and each multiplier applied */
+    char explain[1024];  /* JSON object: base and each multiplier applied */
     char url[33];        /* first 32 hex digits of the URL's key (url.h), "" = none */
     size_t n_std, first; /* challenges are stds[first .. first + n_std) */
 } score_plan;
