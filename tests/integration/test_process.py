@@ -73,8 +73,11 @@ class SignalTest(PodiumTestCase):
 
     def test_sigterm_answers_the_request_in_flight_and_exits_0(self):
         at = times_today(1)[0]
-        # Hold Redis writes so that the next POST stays in flight.
-        self.r("CLIENT", "PAUSE", "1500", "WRITE")
+        # Hold Redis writes so that the next POST stays in flight: long enough
+        # for the request to reach podiumd even on a loaded machine (an ASan
+        # build beside other tests), since SIGTERM closes connections that
+        # have not sent a request yet.
+        self.r("CLIENT", "PAUSE", "3000", "WRITE")
         out = {}
 
         def post():
@@ -85,7 +88,7 @@ class SignalTest(PodiumTestCase):
 
         t = threading.Thread(target=post)
         t.start()
-        time.sleep(0.4)
+        time.sleep(1.0)
         self.assertTrue(t.is_alive(), "the request should still be waiting for Redis")
         self.d.send_signal(signal.SIGTERM)
         self.d.wait_log("shutdown: SIGTERM received")
