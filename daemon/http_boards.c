@@ -9,6 +9,7 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,8 +283,10 @@ static void recent_json(struct evbuffer *b, const rules *r, const store_reply *l
     evbuffer_add(b, "]", 1);
 }
 
-/* Appends the leader's adjustments (JSON written by adjust.lua, newest first). */
-static void adjustments_json(struct evbuffer *b, const store_reply *list)
+/* Appends the leader's adjustments (JSON written by adjust.lua, newest
+ * first). Who made one (`by`, an admin token id) is for admins only: the
+ * page is readable by every role. */
+static void adjustments_json(struct evbuffer *b, const store_reply *list, bool admin)
 {
     evbuffer_add(b, ",\"adjustments\":[", 16);
     for (size_t i = 0, n = 0; i < store_reply_len(list); i++) {
@@ -293,7 +296,18 @@ static void adjustments_json(struct evbuffer *b, const store_reply *list)
             continue;
         if (n++)
             evbuffer_add(b, ",", 1);
-        evbuffer_add(b, s, len);
+        json_t *o = admin ? NULL : json_loadb(s, len, 0, NULL);
+        char *text = o && json_object_del(o, "by") == 0
+                         ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER)
+                         : NULL;
+        if (text)
+            evbuffer_add(b, text, strlen(text));
+        else if (admin || o)
+            evbuffer_add(b, s, len); /* no `by` to hide */
+        else
+            evbuffer_add(b, "{}", 2);
+        free(text);
+        json_decref(o);
     }
     evbuffer_add(b, "]", 1);
 }
@@ -348,7 +362,7 @@ static void on_leader(void *arg, const store_reply *r)
     }
     evbuffer_add(b, "]", 1);
     recent_json(b, rl, store_reply_at(r, 2));
-    adjustments_json(b, store_reply_at(r, 5));
+    adjustments_json(b, store_reply_at(r, 5), q->who.role == ROLE_ADMIN);
     evbuffer_add(b, "}\n", 2);
     free(lr);
     http_reply(q, 200, b);

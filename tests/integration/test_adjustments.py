@@ -158,6 +158,12 @@ class AdjustTest(Case):
         # The leader's page shows it, and the new standings.
         page = self.ok(self.req("GET", "/v1/leaders/amy"))
         self.assertEqual(page["adjustments"], [dict(a, score_after=25)])
+        # Who made it is for admins: other roles read the page without `by`.
+        _, reader = self.make_token("reader")
+        page = self.ok(self.req("GET", "/v1/leaders/amy", auth=reader))
+        without = dict(a, score_after=25)
+        del without["by"]
+        self.assertEqual(page["adjustments"], [without])
         self.assertIn({"challenge": "weekly", "period": W, "score": 25, "rank": 1},
                       page["standings"])
         self.assertEqual(len(page["recent"]), 1)
