@@ -9,6 +9,7 @@
  */
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "erase.h"
 #include "http_server.h"
 #include "jsonw.h"
 #include "keys.h"
@@ -284,12 +286,33 @@ void http_admin_leader_get(http_req *q)
     profile_get(q, "leaders", "leader");
 }
 
+/* The erase job is over. */
+static void on_erased(void *arg, const char *error, const erase_result *res)
+{
+    http_req *q = arg;
+    if (error) {
+        http_problem(q, 503, "erase-incomplete",
+                     "The erase stopped before the end; the profile is already gone and what "
+                     "was done stays done. See podiumd's log, and ask an operator to finish.",
+                     NULL);
+    } else if (res == NULL) {
+        http_problem(q, 404, "not-found", "No leader has this id.", NULL);
+    } else {
+        struct evbuffer *b = evbuffer_new();
+        evbuffer_add_printf(b,
+                            "{\"leader\":\"%s\",\"erased\":true,\"boards\":%" PRId64
+                            ",\"events\":%" PRId64 ",\"tokens\":%" PRId64 "}\n",
+                            q->param[0], res->boards, res->events, res->tokens);
+        http_reply(q, 200, b);
+    }
+}
+
 void http_admin_leader_delete(http_req *q)
 {
-    http_problem(q, 501, "not-implemented",
-                 "Erasing a leader (profile, events and board entries) is not available in this "
-                 "version; set \"hidden\": true with PUT instead.",
-                 NULL);
+    if (!check_id(q, "leader"))
+        return;
+    if (erase_leader(q->a->st, q->a->bc, q->who.org, q->param[0], on_erased, q) < 0)
+        http_unavailable(q);
 }
 
 void http_admin_team_put(http_req *q)

@@ -21,6 +21,8 @@
  *   podium:{org}:tcount:{ch}:{per}  hash  team -> members who scored on that board
  *   podium:{org}:hboard:{ch}:{per}  zset  the board's hidden leaders (opted out), same scores
  *   podium:{org}:hidden             set   ids of hidden leaders (visibility.c)
+ *   podium:{org}:erasing:audit:{l}, podium:{org}:erasing:events:{l}  streams  the audit
+ *                                         stream and the log rewritten without l (erase.c)
  *   podium:{org}:last:{t}           hash  l -> `at` of l's last scored event of type t
  *                                         (cooldown)
  *   podium:{org}:days:{ch}          hash  l -> "day:mask:streak", l's active days in ch
@@ -54,7 +56,9 @@
 #define PODIUM_KEYS_H
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #define KEYS_MAX 512
 
@@ -79,5 +83,20 @@
     snprintf((buf), KEYS_MAX, "podium:{%s}:lock:%s:%s", (org), (what), (id))
 #define keys_idem(buf, org, day)                                                                   \
     snprintf((buf), KEYS_MAX, "podium:{%s}:idem:%" PRId64, (org), (day))
+
+/* Splits a board key of any kind ("podium:{org}:<kind>:{ch}:{per}", as
+ * walked by SCAN) into its challenge and period; false if it is not one. */
+static inline bool keys_split_board(const char *key, char *ch, size_t chlen, char *per,
+                                    size_t perlen)
+{
+    const char *tag = strstr(key, "}:");
+    const char *kind_end = tag ? strchr(tag + 2, ':') : NULL;
+    const char *colon = kind_end ? strrchr(kind_end + 1, ':') : NULL;
+    if (colon == NULL)
+        return false;
+    snprintf(ch, chlen, "%.*s", (int)(colon - kind_end - 1), kind_end + 1);
+    snprintf(per, perlen, "%s", colon + 1);
+    return true;
+}
 
 #endif

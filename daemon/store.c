@@ -37,7 +37,7 @@
 extern const char lua_score[], lua_page[], lua_leader[], lua_token[], lua_rules[], lua_teams[],
     lua_swap[];
 
-extern const char lua_adjust[], lua_visibility[];
+extern const char lua_adjust[], lua_visibility[], lua_erase[];
 
 static const struct {
     const char *name;
@@ -52,6 +52,7 @@ static const struct {
     [STORE_SCRIPT_SWAP] = {"swap.lua", lua_swap},
     [STORE_SCRIPT_ADJUST] = {"adjust.lua", lua_adjust},
     [STORE_SCRIPT_VISIBILITY] = {"visibility.lua", lua_visibility},
+    [STORE_SCRIPT_ERASE] = {"erase.lua", lua_erase},
 };
 
 #define BACKOFF_MIN_MS 50

@@ -41,6 +41,7 @@ typedef enum {
     STORE_SCRIPT_RULES,      /* rules.lua: store a new rule set version and announce it */
     STORE_SCRIPT_TEAMS,      /* teams.lua: a challenge period's team board */
     STORE_SCRIPT_SWAP,       /* swap.lua: put a rescored board in place */
+    STORE_SCRIPT_ERASE,      /* erase.lua: the Redis steps of erasing a leader */
     STORE_SCRIPT_VISIBILITY, /* visibility.lua: hide or show a leader on one board */
     STORE_SCRIPT_ADJUST,     /* adjust.lua: an admin's score adjustment, with its audit entry */
     STORE_SCRIPT_COUNT

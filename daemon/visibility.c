@@ -1,7 +1,7 @@
 /*
  * visibility.c - moving a leader between boards and hidden twins (see
- * visibility.h). A job alternates SCAN steps and visibility.lua calls, one
- * command in flight at a time; the keys a SCAN step returns are queued.
+ * visibility.h): a key walk (scanwalk.c) over the boards or the twins, one
+ * visibility.lua call per key.
  */
 #include "visibility.h"
 
@@ -13,6 +13,7 @@
 #include "event.h"
 #include "keys.h"
 #include "log.h"
+#include "scanwalk.h"
 #include "store.h"
 
 typedef struct job {
@@ -21,62 +22,50 @@ typedef struct job {
     char org[EVENT_NAME_MAX + 1];
     char leader[EVENT_NAME_MAX + 1];
     bool hide;
-    char cursor[32];
-    char **queue; /* board keys (source side) still to move */
-    size_t n, next;
+    scanwalk *w;
     int changed;
     char name[2 * EVENT_NAME_MAX + 2]; /* "challenge:period" of the call in flight */
     visibility_done_fn *done;
     void *arg;
 } job;
 
-static void scan(job *j);
-
-/* Frees the queue's keys from index `from` on. */
-static void drop_queue(job *j)
+/* The walk is over. */
+static void on_walked(void *arg, const char *error)
 {
-    for (size_t i = 0; i < j->n; i++)
-        free(j->queue[i]);
-    free(j->queue);
-    j->queue = NULL;
-    j->n = j->next = 0;
-}
-
-/* Ends the job. */
-static void finish(job *j, const char *error)
-{
+    job *j = arg;
     if (error)
         log_err("visibility of %s: %s", j->leader, error);
     j->done(j->arg, error, j->changed);
-    drop_queue(j);
     free(j);
 }
 
-static void on_moved(void *arg, const store_reply *r);
-
-/* Moves the leader on the next queued board, or scans on. */
-static void move_next(job *j)
+/* visibility.lua's answer: the board's new version, or 0. */
+static void on_moved(void *arg, const store_reply *r)
 {
-    if (j->next == j->n) {
-        drop_queue(j);
-        if (strcmp(j->cursor, "0") == 0)
-            finish(j, NULL);
-        else
-            scan(j);
+    job *j = arg;
+    if (r == NULL || store_reply_is_error(r)) {
+        scanwalk_fail(j->w, "moving a standing failed");
         return;
     }
-    const char *src = j->queue[j->next++];
-    /* src is "podium:{org}:<board|hboard>:<ch>:<per>" */
-    const char *kind = strstr(src, "}:");
-    const char *rest = kind ? strchr(kind + 2, ':') : NULL;
-    const char *colon = rest ? strrchr(rest + 1, ':') : NULL;
-    if (rest == NULL || colon == NULL) {
-        move_next(j);
-        return;
+    int64_t version = store_reply_int(r);
+    if (version > 0) {
+        j->changed++;
+        boards_note_version(j->bc, j->name, version);
     }
+    scanwalk_next(j->w);
+}
+
+/* One board (to hide) or hidden twin (to show): move the leader. */
+static void on_key(void *arg, scanwalk *w, const char *key, const char *value)
+{
+    job *j = arg;
     char ch[EVENT_NAME_MAX + 1], per[PERIOD_ID_MAX + 1];
-    snprintf(ch, sizeof(ch), "%.*s", (int)(colon - rest - 1), rest + 1);
-    snprintf(per, sizeof(per), "%s", colon + 1);
+    (void)value;
+    j->w = w;
+    if (!keys_split_board(key, ch, sizeof(ch), per, sizeof(per))) {
+        scanwalk_next(w);
+        return;
+    }
     char board[KEYS_MAX], hboard[KEYS_MAX], tboard[KEYS_MAX], tcount[KEYS_MAX], bver[KEYS_MAX],
         leaders[KEYS_MAX];
     keys_board(board, j->org, ch, per);
@@ -99,66 +88,12 @@ static void move_next(job *j)
     for (int i = 0; i < 9; i++)
         lens[i] = strlen(argv[i]);
     if (store_script(j->st, STORE_SCRIPT_VISIBILITY, 6, 9, argv, lens, on_moved, j) < 0)
-        finish(j, "Redis went away");
-}
-
-static void on_moved(void *arg, const store_reply *r)
-{
-    job *j = arg;
-    if (r == NULL || store_reply_is_error(r)) {
-        finish(j, "moving a standing failed");
-        return;
-    }
-    int64_t version = store_reply_int(r);
-    if (version > 0) {
-        j->changed++;
-        boards_note_version(j->bc, j->name, version);
-    }
-    move_next(j);
-}
-
-/* SCAN reply: queue the keys, move on them. */
-static void on_scan(void *arg, const store_reply *r)
-{
-    job *j = arg;
-    const char *cursor = store_reply_str(store_reply_at(r, 0), NULL);
-    const store_reply *keys = store_reply_at(r, 1);
-    if (r == NULL || store_reply_is_error(r) || cursor == NULL) {
-        finish(j, "scanning the boards failed");
-        return;
-    }
-    snprintf(j->cursor, sizeof(j->cursor), "%s", cursor);
-    j->n = store_reply_len(keys);
-    j->queue = calloc(j->n + 1, sizeof(char *));
-    if (j->queue == NULL)
-        abort();
-    for (size_t i = 0; i < j->n; i++) {
-        const char *k = store_reply_str(store_reply_at(keys, i), NULL);
-        j->queue[i] = strdup(k ? k : "");
-        if (j->queue[i] == NULL)
-            abort();
-    }
-    move_next(j);
-}
-
-/* One SCAN step over the boards (to hide) or their twins (to show). */
-static void scan(job *j)
-{
-    char pattern[KEYS_MAX];
-    keys_org(pattern, j->org, j->hide ? "board:*" : "hboard:*");
-    const char *argv[] = {"SCAN", j->cursor, "MATCH", pattern, "COUNT", "200"};
-    size_t lens[6];
-    for (int i = 0; i < 6; i++)
-        lens[i] = strlen(argv[i]);
-    if (store_command(j->st, on_scan, j, 6, argv, lens) < 0)
-        finish(j, "Redis went away");
+        scanwalk_fail(w, "Redis went away");
 }
 
 int visibility_set(store *st, boards *bc, const char *org, const char *leader, bool hidden,
                    visibility_done_fn *done, void *arg)
 {
-    if (!store_ready(st))
-        return -1;
     job *j = calloc(1, sizeof(*j));
     if (j == NULL)
         abort();
@@ -167,9 +102,13 @@ int visibility_set(store *st, boards *bc, const char *org, const char *leader, b
     snprintf(j->org, sizeof(j->org), "%s", org);
     snprintf(j->leader, sizeof(j->leader), "%s", leader);
     j->hide = hidden;
-    snprintf(j->cursor, sizeof(j->cursor), "0");
     j->done = done;
     j->arg = arg;
-    scan(j);
+    char pattern[KEYS_MAX];
+    keys_org(pattern, org, hidden ? "board:*" : "hboard:*");
+    if (scanwalk_keys(st, pattern, on_key, on_walked, j) < 0) {
+        free(j);
+        return -1;
+    }
     return 0;
 }
