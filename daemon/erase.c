@@ -364,15 +364,20 @@ static void on_log_range(void *arg, const store_reply *r)
         }
         if (kept > 0) { /* an entry of the leader's events only is left out */
             if (store_command(j->st, on_copied, j, (int)k, argv, lens) < 0) {
+                /* XADDs already sent still answer (with NULL): the last one ends the job */
                 free(argv);
                 free(lens);
-                finish(j, "Redis went away");
-                return;
+                j->copy_failed = true;
+                break;
             }
             pending++;
         }
         free(argv);
         free(lens);
+    }
+    if (pending == 0 && j->copy_failed) {
+        finish(j, "Redis went away");
+        return;
     }
     if (pending == 0) {
         if (n < LOG_COUNT)
