@@ -43,6 +43,13 @@ static void on_done(void *arg, ingest_status st, const event_batch *b, const ing
                      errs);
         return;
     }
+    if (st == INGEST_CLOSED) {
+        http_problem(q, 422, "invalid-event",
+                     "Some events fall in periods already closed and are not retries of "
+                     "events logged before; nothing was stored.",
+                     errs);
+        return;
+    }
     struct evbuffer *out = evbuffer_new();
     if (wants_text(q)) {
         results_text(out, ingest_rules(q->a->in), res, b->n);

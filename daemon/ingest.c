@@ -251,6 +251,23 @@ static void answer_group(struct group *g, const store_reply *part)
         errlist_clear(&errs);
         return;
     }
+    if (first && strcmp(first, "C") == 0) { /* late events that are not retries */
+        errlist errs = {0};
+        for (size_t i = 1; i < n; i++) {
+            int64_t e = store_reply_int(store_reply_at(part, i));
+            if (e < 1 || (size_t)e > g->b.n)
+                continue;
+            char ptr[48];
+            if (g->b.is_batch)
+                snprintf(ptr, sizeof(ptr), "/events/%" PRId64 "/at", e - 1);
+            else
+                snprintf(ptr, sizeof(ptr), "/at");
+            errlist_add(&errs, ptr, "%s", g->plans[e - 1].closed);
+        }
+        g->done(g->arg, INGEST_CLOSED, &g->b, NULL, &errs);
+        errlist_clear(&errs);
+        return;
+    }
     if (n != g->b.n) {
         g->done(g->arg, INGEST_UNAVAILABLE, &g->b, NULL, NULL);
         return;

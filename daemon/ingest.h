@@ -31,6 +31,8 @@ typedef struct ingest ingest;
 typedef enum {
     INGEST_OK,
     INGEST_UNKNOWN_LEADER, /* nothing stored; errs names the events */
+    INGEST_CLOSED,         /* nothing stored; events in closed periods that were not
+                              retries of earlier ones, named in errs */
     INGEST_UNAVAILABLE,    /* Redis unreachable or failed; nothing known to be stored */
 } ingest_status;
 

@@ -636,6 +636,7 @@ bool score_plan_event(const rules *r, const event *ev, const char *ptr, int64_t 
     plan_points(r, a, ev, p);
     p->first = *n_stds;
     p->n_std = 0;
+    p->closed[0] = '\0';
     bool ok = true;
     for (size_t c = 0; c < r->n_challenges; c++) {
         const rules_challenge *ch = &r->challenges[c];
@@ -647,6 +648,12 @@ bool score_plan_event(const rules *r, const event *ev, const char *ptr, int64_t 
             char when[32];
             util_format_rfc3339((s->per.end + ch->grace) * 1000, when);
             snprintf(where, sizeof(where), "%s/at", ptr);
+            if (ev->id[0]) { /* maybe a retry: score.lua decides (scoring.h) */
+                snprintf(p->closed, sizeof(p->closed),
+                         "falls in period %s of challenge '%s', closed since %s", s->per.id, ch->id,
+                         when);
+                continue;
+            }
             errlist_add(errs, where, "falls in period %s of challenge '%s', closed since %s",
                         s->per.id, ch->id, when);
             ok = false;
@@ -816,6 +823,10 @@ void scorecall_add(scorecall *c, const rules *r, const event *evs, const score_p
             mp_int(m, (int64_t)key_index(c, key, kn));
         } else {
             mp_int(m, 0);
+        }
+        if (p->closed[0]) { /* -1: a retry of an event in a closed period, or refused */
+            mp_int(m, -1);
+            continue;
         }
         mp_int(m, (int64_t)p->n_std);
         for (size_t s = 0; s < p->n_std; s++)

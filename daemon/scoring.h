@@ -47,10 +47,14 @@ typedef struct score_std {
 /* One event's planned work. */
 typedef struct score_plan {
     int activity;
-    bool generated;      /* the id was made by the daemon: no idempotency */
-    int64_t points;      /* base x multipliers x campaigns, rounded */
-    char explain[1024];  /* JSON object: base and each multiplier applied */
-    char url[33];        /* first 32 hex digits of the URL's key (url.h), "" = none */
+    bool generated;     /* the id was made by the daemon: no idempotency */
+    int64_t points;     /* base x multipliers x campaigns, rounded */
+    char explain[1024]; /* JSON object: base and each multiplier applied */
+    char url[33];       /* first 32 hex digits of the URL's key (url.h), "" = none */
+    /* The event falls in a closed period but has an id: it is accepted only
+     * as a retry (score.lua answers its first result), else refused with
+     * this message for its "/at". "" otherwise. */
+    char closed[160];
     size_t n_std, first; /* challenges are stds[first .. first + n_std) */
 } score_plan;
 

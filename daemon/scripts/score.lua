@@ -73,15 +73,17 @@ array A of parts, each a count and entries:
             leader number, points (text), event JSON, explanation (text), URL
             field or "", cooldown counter (0 = none), cooldown (s), at (Unix
             s, also the second it counts at on all-time boards), badge hash
-            key index (0 = none), k challenges, per challenge: period board,
+            key index (0 = none), k challenges (-1: the event falls in a closed
+            period, and is accepted only as a retry), per challenge: period board,
             slot, all-time board (0 = none), slot, points (number),
             "name|points" of each board (the second one "" when none), the
             second it counts at on the period board, cap counter, cap, day
             counter (0 = no day bonuses), local day number, g goals, per
             goal: counter, goal number in the group's goals.
 Reply: { {name, version, ...} for boards that changed, then one entry per
-group: {"E", event numbers with unknown leaders} or one result string per
-event (see scoring.c for its format). }
+group: {"E", event numbers with unknown leaders}, {"C", event numbers in
+closed periods that are not retries of earlier events (k = -1 below)} or
+one result string per event (see scoring.c for its format). }
 ]]
 
 local K = 4294967296
@@ -263,16 +265,21 @@ for g = 1, ng do
   local n, gfod, gsdays, gspts, nd = A[a], A[a + 1], A[a + 2], A[a + 3], A[a + 4]
   local gdef = a + 5 -- goal d's count, bonus, id, badge are A[gdef + 4 * (d - 1) ...]
   a = gdef + 4 * nd
-  local gstart, bad = a, nil
-  for i = 1, n do -- unknown leaders refuse the group whole
+  local gstart, bad, closed = a, nil, nil
+  for i = 1, n do -- unknown leaders, or new events in closed periods, refuse the group whole
     if not meta[A[a + 2]] then
       bad = bad or {'E'}
       bad[#bad + 1] = i
     end
     local k = A[a + 11]
+    if k < 0 and not (A[a + 1] and first[A[a]]) then -- only a retry may be late
+      closed = closed or {'C'}
+      closed[#closed + 1] = i
+    end
     a = a + 12
     for _ = 1, k do a = a + 13 + 2 * A[a + 12] end
   end
+  bad = bad or closed
   if bad then
     out[g] = bad
   else
@@ -507,7 +514,7 @@ end
 local reply = {versions}
 for g = 1, ng do
   local o = out[g]
-  if o[1] == 'E' then
+  if o[1] == 'E' or o[1] == 'C' then
     reply[g + 1] = o
   else
     local res = {}

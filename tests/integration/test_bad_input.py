@@ -68,6 +68,8 @@ class BadInputTest(PodiumTestCase):
             ("at not a string", "POST", "/v1/events", JSON, ev(at=1764230400), 422, ["/at"]),
             ("at in a closed period", "POST", "/v1/events", JSON,
              ev(at=rfc3339(now - 40 * 86400 * 1000)), 422, ["/at"]),
+            ("at in a closed period, id never seen", "POST", "/v1/events", JSON,
+             ev(at=rfc3339(now - 40 * 86400 * 1000), id="never-seen-1"), 422, ["/at"]),
             ("id too long", "POST", "/v1/events", JSON, ev(id="x" * 129), 422, ["/id"]),
             ("id with a space", "POST", "/v1/events", JSON, ev(id="a b"), 422, ["/id"]),
             ("url not http", "POST", "/v1/events", JSON, ev(url="javascript:alert(1)"), 422, ["/url"]),

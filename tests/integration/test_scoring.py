@@ -11,7 +11,7 @@ import threading
 import time
 import unittest
 
-from harness import (PodiumTestCase, london, london_day_start_ms, month_id, rfc3339, times_today,
+from harness import (PodiumTestCase, london, now_ms, london_day_start_ms, month_id, rfc3339, times_today,
                      wait_until, week_id)
 
 
@@ -517,6 +517,49 @@ class ScoringTest(PodiumTestCase):
         after = int(time.time() * 1000)
         at = self.log_entries()[0]["at"]
         self.assertTrue(before - 5 <= at <= after + 5, (before, at, after))
+
+
+class LateRetryTest(PodiumTestCase):
+    """A retry that arrives after the event's period closed (a phone that
+    was offline over the weekend) gets the first result, marked duplicate,
+    instead of a refusal; a new event in that period is still refused."""
+    leaders = ("amy",)
+
+    def setUp(self):
+        now = int(time.time())
+        self.rules = {
+            "activities": {"post": {"points": 10}},
+            "challenges": [
+                {"id": "sprint", "name": "Sprint", "period": "fixed", "grace": "0s",
+                 "starts": rfc3339((now - 60) * 1000).replace(".000Z", "Z"),
+                 "ends": rfc3339((now + 2) * 1000).replace(".000Z", "Z"),
+                 "activities": ["post"]},
+            ],
+        }
+        self.ends_ms = (now + 2) * 1000
+        super().setUp()
+
+    def test_retry_after_close_is_a_duplicate(self):
+        at = self.ends_ms - 1500
+        first = self.event("amy", "post", at=at, id="phone-7")
+        self.assertEqual((first["points"], first["duplicate"]), (10, False))
+        time.sleep(max(0, (self.ends_ms - now_ms()) / 1000) + 0.3)  # the sprint is closed now
+        before = self.snapshot()
+        again = self.event("amy", "post", at=at, id="phone-7")
+        self.assertEqual(again["duplicate"], True)
+        self.assertEqual(again["standings"], first["standings"])
+        # The same by Idempotency-Key, in a batch too.
+        r = self.ok(self.batch([{"leader": "amy", "type": "post", "at": at, "id": "phone-7"}]))
+        self.assertTrue(r["results"][0]["duplicate"])
+        self.assertUnchanged(before, "late retries")
+        # A new event in the closed period is refused, with or without an id,
+        # and takes down the request it is in.
+        self.assertProblem(self.post("amy", "post", at=at, id="phone-8"), 422, ["/at"])
+        self.assertProblem(self.post("amy", "post", at=at), 422, ["/at"])
+        self.assertProblem(self.batch([{"leader": "amy", "type": "post", "at": at, "id": "phone-7"},
+                                       {"leader": "amy", "type": "post", "at": at, "id": "phone-9"}]),
+                           422, ["/events/1/at"])
+        self.assertUnchanged(before, "refused late events")
 
 
 class CapPerChallengeTest(PodiumTestCase):
