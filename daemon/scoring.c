@@ -594,6 +594,7 @@ static void plan_points(const rules *r, int a, const event *ev, score_plan *p)
     p->activity = a;
     p->points = explain_points(r, (size_t)a, ev, at_seconds(ev), p->explain, sizeof(p->explain));
     p->url[0] = '\0';
+    p->closed[0] = '\0';
     if (ev->url && ev->url[0]) {
         char k[65];
         if (url_key(ev->url, k)) {
@@ -636,7 +637,6 @@ bool score_plan_event(const rules *r, const event *ev, const char *ptr, int64_t 
     plan_points(r, a, ev, p);
     p->first = *n_stds;
     p->n_std = 0;
-    p->closed[0] = '\0';
     bool ok = true;
     for (size_t c = 0; c < r->n_challenges; c++) {
         const rules_challenge *ch = &r->challenges[c];
