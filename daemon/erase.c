@@ -24,10 +24,9 @@
  *            that the log did not grow meanwhile (else it reads on)
  *
  * Idempotency records keep results (points and ranks, no event data) until
- * they expire. Every step can be run again: a failed erase is retried by
- * sending DELETE again... once the profile is gone, though, the second
- * DELETE answers 404, so a job that fails after `start` says so and the
- * caller logs it.
+ * they expire. Every step could run again, but the profile goes first, so a
+ * second DELETE after a failure answers 404: a job that fails after `start`
+ * says so (503 erase-incomplete, and the log), for an operator to finish.
  */
 #include "erase.h"
 

@@ -114,18 +114,39 @@ static void put_answer(struct put *p)
     free(p);
 }
 
-/* The leader's standings moved to or from the hidden boards. */
+/* Answers 503 to a PUT that could not finish, and frees it. */
+static void put_fail(struct put *p)
+{
+    http_unavailable(p->q);
+    free(p->json);
+    free(p);
+}
+
+/* The hidden set was put back after a failed move: answer 503. */
+static void on_hidden_reverted(void *arg, const store_reply *r)
+{
+    (void)r; /* if this failed too, the set and the boards disagree until the next change */
+    put_fail(arg);
+}
+
+/* The leader's standings moved to or from the hidden boards. When the move
+ * stopped halfway, the hidden set is put back as it was, so that a retry of
+ * the PUT sees a change again and moves the rest (moving is idempotent). */
 static void on_visibility(void *arg, const char *error, int boards)
 {
     struct put *p = arg;
+    http_req *q = p->q;
     (void)boards;
-    if (error) {
-        http_unavailable(p->q); /* the flag is stored; a retry of the PUT moves the rest */
-        free(p->json);
-        free(p);
+    if (!error) {
+        put_answer(p);
         return;
     }
-    put_answer(p);
+    char set[KEYS_MAX];
+    keys_org(set, q->who.org, "hidden");
+    const char *argv[] = {p->hide ? "SREM" : "SADD", set, q->param[0]};
+    size_t lens[] = {4, strlen(set), strlen(q->param[0])};
+    if (store_command(q->a->st, on_hidden_reverted, p, 3, argv, lens) < 0)
+        put_fail(p);
 }
 
 /* SADD/SREM of the hidden set: 1 when the flag changed, so standings move. */
@@ -134,16 +155,11 @@ static void on_hidden_set(void *arg, const store_reply *r)
     struct put *p = arg;
     http_req *q = p->q;
     if (r == NULL || store_reply_is_error(r)) {
-        http_unavailable(q);
-        free(p->json);
-        free(p);
+        put_fail(p);
     } else if (store_reply_int(r) == 1) {
         if (visibility_set(q->a->st, q->a->bc, q->who.org, q->param[0], p->hide == 1, on_visibility,
-                           p) < 0) {
-            http_unavailable(q);
-            free(p->json);
-            free(p);
-        }
+                           p) < 0)
+            on_visibility(p, "Redis went away", 0);
     } else {
         put_answer(p);
     }
@@ -156,9 +172,7 @@ static void on_hset(void *arg, const store_reply *r)
     struct put *p = arg;
     http_req *q = p->q;
     if (r == NULL || store_reply_is_error(r)) {
-        http_unavailable(q);
-        free(p->json);
-        free(p);
+        put_fail(p);
         return;
     }
     p->status = store_reply_int(r) == 1 ? 201 : 200;
@@ -170,11 +184,8 @@ static void on_hset(void *arg, const store_reply *r)
     keys_org(set, q->who.org, "hidden");
     const char *argv[] = {p->hide ? "SADD" : "SREM", set, q->param[0]};
     size_t lens[] = {4, strlen(set), strlen(q->param[0])};
-    if (store_command(q->a->st, on_hidden_set, p, 3, argv, lens) < 0) {
-        http_unavailable(q);
-        free(p->json);
-        free(p);
-    }
+    if (store_command(q->a->st, on_hidden_set, p, 3, argv, lens) < 0)
+        put_fail(p);
 }
 
 /* Team existence answer: store the leader, or refuse an unknown team. */

@@ -226,46 +226,40 @@ int ingest_submit(ingest *in, const char *org, event_batch *b, int64_t now_ms, b
     return 0;
 }
 
+/* Answers a group score.lua refused whole: part is {"E" or "C", event
+ * numbers}: events of unknown leaders, or new events in closed periods. */
+static void refuse_group(struct group *g, const store_reply *part, bool unknown_leader)
+{
+    errlist errs = {0};
+    for (size_t i = 1; i < store_reply_len(part); i++) {
+        int64_t e = store_reply_int(store_reply_at(part, i));
+        if (e < 1 || (size_t)e > g->b.n)
+            continue;
+        const char *member = unknown_leader ? "leader" : "at";
+        char ptr[48];
+        if (g->b.is_batch)
+            snprintf(ptr, sizeof(ptr), "/events/%" PRId64 "/%s", e - 1, member);
+        else
+            snprintf(ptr, sizeof(ptr), "/%s", member);
+        if (unknown_leader)
+            errlist_add(&errs, ptr,
+                        "unknown leader '%s': an admin creates leaders with PUT "
+                        "/v1/admin/leaders/{id}",
+                        g->b.v[e - 1].leader);
+        else
+            errlist_add(&errs, ptr, "%s", g->plans[e - 1].closed);
+    }
+    g->done(g->arg, unknown_leader ? INGEST_UNKNOWN_LEADER : INGEST_CLOSED, &g->b, NULL, &errs);
+    errlist_clear(&errs);
+}
+
 /* Answers one group from its part of the reply. */
 static void answer_group(struct group *g, const store_reply *part)
 {
     size_t n = store_reply_len(part);
     const char *first = store_reply_str(store_reply_at(part, 0), NULL);
-    if (first && strcmp(first, "E") == 0) {
-        errlist errs = {0};
-        for (size_t i = 1; i < n; i++) {
-            int64_t e = store_reply_int(store_reply_at(part, i));
-            if (e < 1 || (size_t)e > g->b.n)
-                continue;
-            char ptr[48];
-            if (g->b.is_batch)
-                snprintf(ptr, sizeof(ptr), "/events/%" PRId64 "/leader", e - 1);
-            else
-                snprintf(ptr, sizeof(ptr), "/leader");
-            errlist_add(&errs, ptr,
-                        "unknown leader '%s': an admin creates leaders with PUT "
-                        "/v1/admin/leaders/{id}",
-                        g->b.v[e - 1].leader);
-        }
-        g->done(g->arg, INGEST_UNKNOWN_LEADER, &g->b, NULL, &errs);
-        errlist_clear(&errs);
-        return;
-    }
-    if (first && strcmp(first, "C") == 0) { /* late events that are not retries */
-        errlist errs = {0};
-        for (size_t i = 1; i < n; i++) {
-            int64_t e = store_reply_int(store_reply_at(part, i));
-            if (e < 1 || (size_t)e > g->b.n)
-                continue;
-            char ptr[48];
-            if (g->b.is_batch)
-                snprintf(ptr, sizeof(ptr), "/events/%" PRId64 "/at", e - 1);
-            else
-                snprintf(ptr, sizeof(ptr), "/at");
-            errlist_add(&errs, ptr, "%s", g->plans[e - 1].closed);
-        }
-        g->done(g->arg, INGEST_CLOSED, &g->b, NULL, &errs);
-        errlist_clear(&errs);
+    if (first && (strcmp(first, "E") == 0 || strcmp(first, "C") == 0)) {
+        refuse_group(g, part, first[0] == 'E');
         return;
     }
     if (n != g->b.n) {
