@@ -448,9 +448,6 @@ for h, w in pairs(hw) do
   call(unpack(w))
   if httl[h] > 0 and hnew[h] then call('EXPIRE', hkey[h], httl[h]) end
 end
-for _, bg in ipairs(replay and {} or badges) do
-  call('HSET', KEYS[bg[1]], bg[2], bg[3])
-end
 local urlw = {'HSET', KEYS[4]}
 for u, v in pairs(urlseen) do
   if v and v ~= true then
@@ -460,10 +457,17 @@ for u, v in pairs(urlseen) do
 end
 if #urlw > 2 then call(unpack(urlw)) end
 
+-- A replay (rescore, dry run) wants the boards only: no badges, results or log.
+if replay then return {versions} end
+
+for _, bg in ipairs(badges) do
+  call('HSET', KEYS[bg[1]], bg[2], bg[3])
+end
+
 -- Results of new events: remembered for retries, and appended to the log
 -- with links between each leader's events.
 local idem, log, parts, inlog = {'HSET', KEYS[6]}, {'XADD', KEYS[2], '*'}, {'0'}, {}
-local lastlink = #fresh > 0 and not replay and call('HMGET', KEYS[5], unpack(A, lfirst, lfirst + nl - 1)) or {}
+local lastlink = #fresh > 0 and call('HMGET', KEYS[5], unpack(A, lfirst, lfirst + nl - 1)) or {}
 for f = 1, #fresh do
   local i = fresh[f]
   local p = ep[i]
@@ -500,7 +504,7 @@ if #idem > 2 then
   call(unpack(idem))
   call('EXPIREAT', KEYS[6], ARGV[1])
 end
-if #log > 3 and not replay then
+if #log > 3 then
   local sid = call(unpack(log)) .. ' '
   local links = {'HSET', KEYS[5]}
   for li, f in pairs(inlog) do
