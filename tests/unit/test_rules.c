@@ -206,6 +206,11 @@ static void test_id_list_limits(void **state)
     rules *r = parse_q(doc, &errs);
     assert_non_null(r);
     assert_int_equal(r->challenges[0].n_teams, RULES_MAX_TEAMS);
+    assert_false(r->challenges[0].team_average); /* "total" unless said */
+    rules_free(r);
+    r = parse_q(DOC("", ",'team_ranking':'average'"), &errs);
+    assert_non_null(r);
+    assert_true(r->challenges[0].team_average);
     rules_free(r);
 }
 
@@ -428,6 +433,8 @@ static void test_single_errors(void **state)
          "/challenges/0/activities/0", "expected an activity type from /activities, got null"},
         {DOC("", ",'scoring':'sum'"), "/challenges/0/scoring",
          "expected \"points\" or \"count\", got \"sum\""},
+        {DOC("", ",'team_ranking':'median'"), "/challenges/0/team_ranking",
+         "expected \"total\" or \"average\", got \"median\""},
         {DOC("", ",'goal':[]"), "/challenges/0/goal", "(did you mean \"goals\"?)"},
         /* goals */
         {DOC("", ",'goals':{}"), "/challenges/0/goals",
