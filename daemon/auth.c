@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,14 +61,7 @@ void auth_free(auth *a)
 
 void auth_hash(const char *token, char out[65])
 {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)token, strlen(token), md);
-    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = '\0';
+    util_sha256_hex(token, strlen(token), out);
 }
 
 void auth_set_bootstrap(auth *a, const char *token)

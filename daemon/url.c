@@ -12,10 +12,11 @@
  */
 #include "url.h"
 
-#include <openssl/sha.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "util.h"
 
 /* A bounded output: at most cap bytes of text, then a NUL that url_normalize adds. */
 typedef struct {
@@ -326,18 +327,11 @@ int url_normalize(const char *url, char *out, size_t outlen)
 
 bool url_key(const char *url, char out[65])
 {
-    static const char hex[] = "0123456789abcdef";
     char norm[URL_OUT_MAX];
     out[0] = '\0';
     int n = url_normalize(url, norm, sizeof(norm));
     if (n < 0)
         return false;
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)norm, (size_t)n, md);
-    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = '\0';
+    util_sha256_hex(norm, (size_t)n, out);
     return true;
 }

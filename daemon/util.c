@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 bool util_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 {
     if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
@@ -247,4 +249,25 @@ size_t util_edit_distance(const char *a, const char *b)
         }
     }
     return row[lb];
+}
+
+void util_sha256_hex(const void *p, size_t n, char out[65])
+{
+    static const char hex[] = "0123456789abcdef";
+    static EVP_MD *md;
+    static EVP_MD_CTX *ctx;
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (md == NULL)
+        md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (ctx == NULL)
+        ctx = EVP_MD_CTX_new();
+    if (md == NULL || ctx == NULL || !EVP_DigestInit_ex2(ctx, md, NULL) ||
+        !EVP_DigestUpdate(ctx, p, n) || !EVP_DigestFinal_ex(ctx, d, &len) || len != 32)
+        abort(); /* out of memory, or an OpenSSL without SHA-256 */
+    for (unsigned i = 0; i < 32; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[64] = '\0';
 }

@@ -40,6 +40,10 @@ size_t util_edit_distance(const char *a, const char *b);
 /* Writes v in decimal into out (at least 21 bytes), NUL-terminated; returns
  * the length. Faster than snprintf on hot paths. */
 size_t util_i64toa(int64_t v, char *out);
+/* Writes the SHA-256 of p[0..n) as 64 lowercase hex digits and a NUL. The
+ * digest is fetched from OpenSSL once, not per call (the per-call fetch of
+ * SHA256() costs more than hashing a token). Not thread-safe. */
+void util_sha256_hex(const void *p, size_t n, char out[65]);
 /* Current wall-clock time in Unix milliseconds. */
 int64_t util_now_ms(void);
 
