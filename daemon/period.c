@@ -16,6 +16,9 @@
  * authority: period_at picks the period by local date, then corrects by one
  * period if a DST oddity around midnight put t on the other side of a bound.
  *
+ * An interval spec cuts time into equal lengths from its anchor, with no
+ * period before the anchor; it ignores the zone (a length is a length).
+ *
  * Pure functions: no clock, no I/O, no allocation. A NULL zone means UTC.
  * Output arguments are written only when a function succeeds.
  */
@@ -157,6 +160,30 @@ static bool span_make(const period_spec *s, period *out)
     return s->fixed_start < s->fixed_end;
 }
 
+/* Fills out with the k-th period (k >= 0) of an interval spec. */
+static bool interval_make(const period_spec *s, int64_t k, period *out)
+{
+    if (s->length <= 0 || k < 0 || k > (PERIOD_ALL_END - s->fixed_start) / s->length)
+        return false;
+    out->start = s->fixed_start + k * s->length;
+    out->end = out->start + s->length;
+    int64_t day = floor_div(out->start, DAY), y;
+    int m, d;
+    util_civil_from_days(day, &y, &m, &d);
+    if (y < YEAR_MIN || y > YEAR_MAX)
+        return false;
+    put_date(out->id, y, m, d);
+    if (s->length % DAY != 0 || floor_mod(s->fixed_start, DAY) != 0) {
+        int64_t sec = out->start - day * DAY;
+        out->id[10] = 'T';
+        put_num(out->id + 11, sec / 3600, 2);
+        put_num(out->id + 13, sec / 60 % 60, 2);
+        put_num(out->id + 15, sec % 60, 2);
+        memcpy(out->id + 17, "Z", 2);
+    }
+    return true;
+}
+
 /* Builds the week or month `step` periods after the one opening on local
  * day `day` (for months, any day of the month). */
 static bool cal_make(const period_spec *s, int64_t day, int step, period *out)
@@ -177,6 +204,9 @@ static bool find_at(const period_spec *s, int64_t t, period *out)
     case PERIOD_ALL:
     case PERIOD_FIXED:
         return span_make(s, out) && out->start <= t && t < out->end;
+    case PERIOD_INTERVAL:
+        return s->length > 0 && t >= s->fixed_start &&
+               interval_make(s, floor_div(t - s->fixed_start, s->length), out);
     case PERIOD_WEEK:
     case PERIOD_MONTH:
         break;
@@ -213,7 +243,7 @@ bool period_previous(const period_spec *s, const period *cur, period *out)
 {
     if (s == NULL || cur == NULL || out == NULL)
         return false;
-    if (s->kind != PERIOD_WEEK && s->kind != PERIOD_MONTH)
+    if (s->kind != PERIOD_WEEK && s->kind != PERIOD_MONTH && s->kind != PERIOD_INTERVAL)
         return false; /* fixed and all have nothing before them */
     if (cur->start == INT64_MIN)
         return false;
@@ -233,8 +263,26 @@ static bool digits(const char *p, int n, int *v)
     return true;
 }
 
+/* Resolves an interval id ("2026-11-02" or "2026-11-02T093000Z") of spec s. */
+static bool interval_id(const period_spec *s, const char *id, size_t len, period *out)
+{
+    int y, m, d, hh = 0, mm = 0, ss = 0;
+    if (!(len == 10 || len == 18) || !digits(id, 4, &y) || id[4] != '-' || !digits(id + 5, 2, &m) ||
+        id[7] != '-' || !digits(id + 8, 2, &d) || m < 1 || m > 12 || d < 1 || d > 31 ||
+        s->length <= 0)
+        return false;
+    if (len == 18 && !(id[10] == 'T' && digits(id + 11, 2, &hh) && digits(id + 13, 2, &mm) &&
+                       digits(id + 15, 2, &ss) && id[17] == 'Z' && hh < 24 && mm < 60 && ss < 60))
+        return false;
+    int64_t t = util_days_from_civil(y, m, d) * DAY + hh * 3600 + mm * 60 + ss;
+    if (t < s->fixed_start || (t - s->fixed_start) % s->length != 0)
+        return false;
+    return interval_make(s, (t - s->fixed_start) / s->length, out);
+}
+
 /* Resolves an explicit id ("2026-W48", "2026-11-22", "2026-11", "fixed",
- * "all") of spec s into out; false if malformed or not a period of s. */
+ * "all", an interval's start) of spec s into out; false if malformed or not
+ * a period of s. */
 static bool resolve_id(const period_spec *s, const char *id, period *out)
 {
     size_t len = strlen(id);
@@ -244,6 +292,9 @@ static bool resolve_id(const period_spec *s, const char *id, period *out)
     case PERIOD_ALL:
     case PERIOD_FIXED:
         ok = span_make(s, out);
+        break;
+    case PERIOD_INTERVAL:
+        ok = interval_id(s, id, len, out);
         break;
     case PERIOD_MONTH:
         ok = len == 7 && digits(id, 4, &y) && id[4] == '-' && digits(id + 5, 2, &m) &&

@@ -4,7 +4,10 @@
  * Pure arithmetic on Unix seconds and a tz; no I/O and no clock. Period ids
  * (SPEC section 2): "2026-W48" for Monday-start weeks (ISO week-numbering
  * year), the local start date "2026-11-22" for other week starts, "2026-11"
- * for months, "fixed", "all". A period is the half-open span [start, end).
+ * for months, "fixed", "all"; an interval period (a fixed length from an
+ * anchor, such as two-week sprints) is named by its start: the UTC date
+ * "2026-11-02" when the length and the anchor are whole UTC days, else the
+ * UTC instant "2026-11-02T093000Z". A period is the half-open span [start, end).
  */
 #ifndef PODIUM_PERIOD_H
 #define PODIUM_PERIOD_H
@@ -14,18 +17,19 @@
 
 #include "tz.h"
 
-typedef enum { PERIOD_WEEK, PERIOD_MONTH, PERIOD_FIXED, PERIOD_ALL } period_kind;
+typedef enum { PERIOD_WEEK, PERIOD_MONTH, PERIOD_FIXED, PERIOD_ALL, PERIOD_INTERVAL } period_kind;
 
 /* How a challenge cuts time. The zone is borrowed, not owned. */
 typedef struct period_spec {
     period_kind kind;
     const tz *zone;      /* week and month boundaries are local midnights here; NULL = UTC */
     int week_start;      /* 0 = Monday ... 6 = Sunday */
-    int64_t fixed_start; /* PERIOD_FIXED only */
-    int64_t fixed_end;
+    int64_t fixed_start; /* PERIOD_FIXED; PERIOD_INTERVAL: the start of the first period */
+    int64_t fixed_end;   /* PERIOD_FIXED only */
+    int64_t length;      /* PERIOD_INTERVAL only: seconds, > 0 */
 } period_spec;
 
-#define PERIOD_ID_MAX    16
+#define PERIOD_ID_MAX    24
 #define PERIOD_ALL_START INT64_C(0)            /* "all" runs from the epoch */
 #define PERIOD_ALL_END   INT64_C(253402300800) /* to 10000-01-01 */
 

@@ -40,22 +40,24 @@
 #include "tz.h"
 #include "util.h"
 
-#define POINTS_MAX      10000  /* |base points| of an activity */
-#define COUNT_MAX       10000  /* daily caps, goal counts, bonus points */
-#define FACTOR_MAX      100.0  /* multipliers: (0, FACTOR_MAX] */
-#define DURATION_MAX    604800 /* cooldown and grace: at most 7 days */
-#define GRACE_DEFAULT   900    /* 15 minutes */
-#define NAME_MAX_CHARS  100    /* challenge and campaign names */
+#define POINTS_MAX      10000         /* |base points| of an activity */
+#define COUNT_MAX       10000         /* daily caps, goal counts, bonus points */
+#define FACTOR_MAX      100.0         /* multipliers: (0, FACTOR_MAX] */
+#define DURATION_MAX    604800        /* cooldown and grace: at most 7 days */
+#define GRACE_DEFAULT   900           /* 15 minutes */
+#define LENGTH_MAX      (366 * 86400) /* an interval period: at most a year */
+#define NAME_MAX_CHARS  100           /* challenge and campaign names */
 #define BADGE_MAX_CHARS 64
 #define STREAK_MIN_DAYS 2
 #define STREAK_MAX_DAYS 365
 #define SHOW_CHARS      32 /* user text quoted in a message, at most */
 
-#define WHAT_ID    "an id: 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit"
-#define WHAT_DUR   "a duration such as \"90s\", \"2m\", \"1h\" or \"1d\", at most 7d"
-#define WHAT_TIME  "an RFC 3339 time in whole seconds such as \"2026-11-30T00:00:00Z\""
-#define WHAT_COUNT "an integer from 1 to 10000"
-#define WHAT_BONUS "an integer from 0 to 10000"
+#define WHAT_ID     "an id: 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit"
+#define WHAT_LENGTH "a duration such as \"14d\" or \"1h\", from 1s to 366d"
+#define WHAT_DUR    "a duration such as \"90s\", \"2m\", \"1h\" or \"1d\", at most 7d"
+#define WHAT_TIME   "an RFC 3339 time in whole seconds such as \"2026-11-30T00:00:00Z\""
+#define WHAT_COUNT  "an integer from 1 to 10000"
+#define WHAT_BONUS  "an integer from 0 to 10000"
 
 /* A JSON Pointer under construction; s is NUL-terminated once allocated. */
 typedef struct jpath {
@@ -474,23 +476,30 @@ static bool get_enum(pctx *c, json_t *obj, const char *key, bool required, const
     return ok;
 }
 
-/* Reads duration member key, in seconds, at most DURATION_MAX; *out is
- * untouched when the member is absent or invalid. */
-static bool get_duration(pctx *c, json_t *obj, const char *key, int64_t *out)
+/* Reads duration member key, in seconds, from min to max (`what` says so in
+ * errors); *out is untouched when the member is absent or invalid. */
+static bool get_duration_in(pctx *c, json_t *obj, const char *key, bool required, int64_t min,
+                            int64_t max, const char *what, int64_t *out)
 {
     size_t old;
     bool ok = false;
-    json_t *v = enter_as(c, obj, key, false, WHAT_DUR, is_string, &old);
+    json_t *v = enter_as(c, obj, key, required, what, is_string, &old);
     if (v != NULL) {
         int64_t secs;
-        ok = util_parse_duration(json_string_value(v), DURATION_MAX, &secs);
+        ok = util_parse_duration(json_string_value(v), max, &secs) && secs >= min;
         if (ok)
             *out = secs;
         else
-            fail_string(c, WHAT_DUR, v);
+            fail_string(c, what, v);
     }
     jpath_pop(&c->path, old);
     return ok;
+}
+
+/* get_duration_in for cooldowns and grace times: at most DURATION_MAX. */
+static bool get_duration(pctx *c, json_t *obj, const char *key, int64_t *out)
+{
+    return get_duration_in(c, obj, key, false, 0, DURATION_MAX, WHAT_DUR, out);
 }
 
 /* Reads RFC 3339 member key into Unix seconds; fractions of a second are
@@ -906,9 +915,10 @@ static void parse_challenge(pctx *c, json_t *v, rules_challenge *ch, json_t *ids
     static const char *const members[] = {"id",          "name",         "period",     "timezone",
                                           "week_starts", "grace",        "activities", "scoring",
                                           "goals",       "teams",        "leaders",    "starts",
-                                          "ends",        "team_ranking", NULL};
-    static const char *const periods[] = {"week", "month", "fixed", "all", NULL};
-    static const period_kind kinds[] = {PERIOD_WEEK, PERIOD_MONTH, PERIOD_FIXED, PERIOD_ALL};
+                                          "ends",        "team_ranking", "length",     NULL};
+    static const char *const periods[] = {"week", "month", "fixed", "all", "interval", NULL};
+    static const period_kind kinds[] = {PERIOD_WEEK, PERIOD_MONTH, PERIOD_FIXED, PERIOD_ALL,
+                                        PERIOD_INTERVAL};
     static const char *const scorings[] = {"points", "count", NULL};
     static const rules_scoring scores[] = {RULES_SCORE_POINTS, RULES_SCORE_COUNT};
     static const char *const rankings[] = {"total", "average", NULL};
@@ -928,7 +938,8 @@ static void parse_challenge(pctx *c, json_t *v, rules_challenge *ch, json_t *ids
     }
     if (get_string(c, v, "name", true, 1, NAME_MAX_CHARS, "a name of 1 to 100 characters", &s))
         ch->name = xstrdup(s);
-    if (get_enum(c, v, "period", true, periods, "\"week\", \"month\", \"fixed\" or \"all\"", &pk))
+    if (get_enum(c, v, "period", true, periods,
+                 "\"week\", \"month\", \"fixed\", \"all\" or \"interval\"", &pk))
         ch->period.kind = kinds[pk];
     parse_zone(c, v, ch);
     ch->period.zone = ch->zone;
@@ -959,20 +970,27 @@ static void parse_challenge(pctx *c, json_t *v, rules_challenge *ch, json_t *ids
     parse_id_list(c, v, "leaders", "leader", RULES_MAX_LEADERS, &ch->leaders, &ch->n_leaders);
 
     bool fixed = pk >= 0 && kinds[pk] == PERIOD_FIXED;
-    if (pk >= 0 && !fixed) {
-        static const char *const span[] = {"starts", "ends", NULL};
-        for (size_t i = 0; span[i]; i++) {
-            if (json_object_get(v, span[i]) == NULL)
-                continue;
-            old = jpath_key(&c->path, span[i]);
-            fail(c, "only allowed with \"period\": \"fixed\"");
-            jpath_pop(&c->path, old);
-        }
-    } else {
-        bool ok = get_time(c, v, "starts", fixed, &ch->period.fixed_start);
-        ok &= get_time(c, v, "ends", fixed, &ch->period.fixed_end);
+    bool interval = pk >= 0 && kinds[pk] == PERIOD_INTERVAL;
+    static const char *const span[] = {"starts", "ends", "length", NULL};
+    static const char *const only[] = {"only allowed with \"period\": \"fixed\" or \"interval\"",
+                                       "only allowed with \"period\": \"fixed\"",
+                                       "only allowed with \"period\": \"interval\""};
+    for (size_t i = 0; pk >= 0 && span[i]; i++) {
+        bool allowed = i == 0 ? fixed || interval : i == 1 ? fixed : interval;
+        if (allowed || json_object_get(v, span[i]) == NULL)
+            continue;
+        old = jpath_key(&c->path, span[i]);
+        fail(c, "%s", only[i]);
+        jpath_pop(&c->path, old);
+    }
+    if (fixed) {
+        bool ok = get_time(c, v, "starts", true, &ch->period.fixed_start);
+        ok &= get_time(c, v, "ends", true, &ch->period.fixed_end);
         if (ok)
             check_span(c, ch->period.fixed_start, ch->period.fixed_end);
+    } else if (interval) {
+        (void)get_time(c, v, "starts", true, &ch->period.fixed_start);
+        (void)get_duration_in(c, v, "length", true, 1, LENGTH_MAX, WHAT_LENGTH, &ch->period.length);
     }
 }
 

@@ -164,14 +164,14 @@ static void expect_period(const char *what, const period *p, const char *id, int
 /* A week spec in the named zone. */
 static period_spec week_spec(void **state, const char *zname, int week_start)
 {
-    period_spec s = {PERIOD_WEEK, zone(state, zname), week_start, 0, 0};
+    period_spec s = {PERIOD_WEEK, zone(state, zname), week_start, 0, 0, 0};
     return s;
 }
 
 /* A month spec in the named zone. */
 static period_spec month_spec(void **state, const char *zname)
 {
-    period_spec s = {PERIOD_MONTH, zone(state, zname), 0, 0, 0};
+    period_spec s = {PERIOD_MONTH, zone(state, zname), 0, 0, 0, 0};
     return s;
 }
 
@@ -308,9 +308,9 @@ static void test_month_at(void **state)
 /* Fixed spans and all time: inside, at the bounds, outside. */
 static void test_fixed_and_all(void **state)
 {
-    period_spec fixed = {PERIOD_FIXED, NULL, 0, 1000, 2000};
-    period_spec all = {PERIOD_ALL, zone(state, "Europe/London"), 0, 0, 0};
-    period_spec empty = {PERIOD_FIXED, NULL, 0, 2000, 2000};
+    period_spec fixed = {PERIOD_FIXED, NULL, 0, 1000, 2000, 0};
+    period_spec all = {PERIOD_ALL, zone(state, "Europe/London"), 0, 0, 0, 0};
+    period_spec empty = {PERIOD_FIXED, NULL, 0, 2000, 2000, 0};
     period p;
 
     assert_false(period_at(&fixed, 999, &p));
@@ -336,7 +336,7 @@ static void test_fixed_and_all(void **state)
     assert_false(period_previous(&fixed, &p, &prev));
 
     /* A week spec with a week start outside 0..6 has no periods. */
-    period_spec bad = {PERIOD_WEEK, NULL, 7, 0, 0};
+    period_spec bad = {PERIOD_WEEK, NULL, 7, 0, 0, 0};
     assert_false(period_at(&bad, 0, &p));
     bad.week_start = -1;
     assert_false(period_at(&bad, 0, &p));
@@ -436,7 +436,8 @@ static void test_resolve_good(void **state)
         else if (cases[i].kind == -1)
             s = month_spec(state, cases[i].zone);
         else
-            s = (period_spec){cases[i].kind == -2 ? PERIOD_ALL : PERIOD_FIXED, NULL, 0, 1000, 2000};
+            s = (period_spec){
+                cases[i].kind == -2 ? PERIOD_ALL : PERIOD_FIXED, NULL, 0, 1000, 2000, 0};
         period p;
         char what[96];
         snprintf(what, sizeof(what), "%s resolve \"%s\"", cases[i].zone, cases[i].in);
@@ -478,8 +479,8 @@ static void test_resolve_bad(void **state)
         else if (k == -5)
             s = week_spec(state, "UTC", 7);
         else
-            s = (period_spec){k == -2 ? PERIOD_ALL : PERIOD_FIXED, NULL, 0, 1000,
-                              k == -4 ? 1000 : 2000};
+            s = (period_spec){
+                k == -2 ? PERIOD_ALL : PERIOD_FIXED, NULL, 0, 1000, k == -4 ? 1000 : 2000, 0};
         period p = {42, 43, "untouched"};
         if (period_resolve(&s, cases[i].in, now, &p))
             fail_msg("kind %d: \"%s\" resolved to %s", k, cases[i].in, p.id);
@@ -490,7 +491,7 @@ static void test_resolve_bad(void **state)
     period p;
     assert_false(period_resolve(&s, NULL, now, &p));
     /* Fixed: "current" and "previous" outside or before the span. */
-    period_spec fixed = {PERIOD_FIXED, NULL, 0, 1000, 2000};
+    period_spec fixed = {PERIOD_FIXED, NULL, 0, 1000, 2000, 0};
     assert_false(period_resolve(&fixed, "current", 2000, &p));
     assert_false(period_resolve(&fixed, "previous", 1500, &p));
 }
@@ -609,6 +610,46 @@ static void test_tiling(void **state)
     }
 }
 
+/* Interval periods: equal lengths from the anchor, none before it; ids are
+ * UTC dates for whole-day lengths on a midnight anchor, instants otherwise. */
+static void test_interval(void **state)
+{
+    (void)state;
+    /* Two-week sprints from Monday 2026-11-02 00:00Z. */
+    period_spec sprint = {PERIOD_INTERVAL, NULL, 0, 1793577600, 0, 14 * 86400};
+    period p, q;
+    assert_true(period_at(&sprint, 1793577600, &p));
+    assert_string_equal(p.id, "2026-11-02");
+    assert_int_equal(p.start, 1793577600);
+    assert_int_equal(p.end, 1793577600 + 14 * 86400);
+    assert_true(period_at(&sprint, 1793577600 + 14 * 86400, &p));
+    assert_string_equal(p.id, "2026-11-16");
+    assert_true(period_previous(&sprint, &p, &q));
+    assert_string_equal(q.id, "2026-11-02");
+    assert_false(period_previous(&sprint, &q, &p)); /* nothing before the anchor */
+    assert_false(period_at(&sprint, 1793577599, &p));
+    assert_true(period_resolve(&sprint, "2026-11-30", 0, &p));
+    assert_int_equal(p.start, 1793577600 + 28 * 86400);
+    assert_false(period_resolve(&sprint, "2026-11-23", 0, &p));         /* not a sprint start */
+    assert_false(period_resolve(&sprint, "2026-10-19", 0, &p));         /* before the anchor */
+    assert_false(period_resolve(&sprint, "2026-11-02T000000Z", 0, &p)); /* not canonical */
+    assert_true(period_resolve(&sprint, "previous", 1793577600 + 15 * 86400, &p));
+    assert_string_equal(p.id, "2026-11-02");
+
+    /* Five-second periods from 09:30:02Z: ids name the instant. */
+    period_spec quick = {PERIOD_INTERVAL, NULL, 0, 1795771802, 0, 5};
+    assert_true(period_at(&quick, 1795771808, &p));
+    assert_string_equal(p.id, "2026-11-27T093007Z");
+    assert_int_equal(p.end - p.start, 5);
+    assert_true(period_resolve(&quick, "2026-11-27T093007Z", 0, &q));
+    assert_int_equal(q.start, p.start);
+    assert_false(period_resolve(&quick, "2026-11-27T093008Z", 0, &q));
+    assert_false(period_resolve(&quick, "2026-11-27T0930072", 0, &q));
+    assert_false(period_resolve(&quick, "2026-11-27", 0, &q));
+    period_spec zero = {PERIOD_INTERVAL, NULL, 0, 0, 0, 0};
+    assert_false(period_at(&zero, 10, &p));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -617,7 +658,7 @@ int main(void)
         cmocka_unit_test(test_year_range),   cmocka_unit_test(test_previous),
         cmocka_unit_test(test_resolve_good), cmocka_unit_test(test_resolve_bad),
         cmocka_unit_test(test_local_date),   cmocka_unit_test(test_weekday_parse),
-        cmocka_unit_test(test_tiling),
+        cmocka_unit_test(test_tiling),       cmocka_unit_test(test_interval),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -64,7 +64,8 @@ static int teardown(void **state)
 static period_spec spec(void **state, const char *zone, int kind)
 {
     tz **z = *state;
-    period_spec s = {kind == MONTH ? PERIOD_MONTH : PERIOD_WEEK, NULL, kind < 0 ? 0 : kind, 0, 0};
+    period_spec s = {
+        kind == MONTH ? PERIOD_MONTH : PERIOD_WEEK, NULL, kind < 0 ? 0 : kind, 0, 0, 0};
     for (size_t i = 0; i < N(zone_names); i++)
         if (strcmp(zone, zone_names[i]) == 0)
             s.zone = z[i];

@@ -397,10 +397,11 @@ static void test_single_errors(void **state)
         {"{" ACTS ",'challenges':[{'id':'w','period':'all','activities':['post']}]}",
          "/challenges/0/name", "missing; expected a name of 1 to 100 characters"},
         {"{" ACTS ",'challenges':[{'id':'w','name':'W','activities':['post']}]}",
-         "/challenges/0/period", "missing; expected \"week\", \"month\", \"fixed\" or \"all\""},
+         "/challenges/0/period",
+         "missing; expected \"week\", \"month\", \"fixed\", \"all\" or \"interval\""},
         {"{" ACTS ",'challenges':[{'id':'w','name':'W','period':'weekly','activities':['post']}]}",
          "/challenges/0/period",
-         "expected \"week\", \"month\", \"fixed\" or \"all\", got \"weekly\""},
+         "expected \"week\", \"month\", \"fixed\", \"all\" or \"interval\", got \"weekly\""},
         {DOC("", ",'timezone':'Europe/Lundon'"), "/challenges/0/timezone",
          "unknown time zone \"Europe/Lundon\"; expected an IANA name such as \"Europe/London\""},
         {DOC("", ",'timezone':'../../etc/passwd'"), "/challenges/0/timezone",
@@ -475,9 +476,27 @@ static void test_single_errors(void **state)
          "00Z','ends':'2026-10-01T00:00:00Z','activities':['post']}]}",
          "/challenges/0/ends", "expected a time after \"starts\""},
         {DOC("", ",'starts':'2026-10-01T00:00:00Z'"), "/challenges/0/starts",
-         "only allowed with \"period\": \"fixed\""},
+         "only allowed with \"period\": \"fixed\" or \"interval\""},
         {DOC("", ",'ends':'2026-10-01T00:00:00Z'"), "/challenges/0/ends",
          "only allowed with \"period\": \"fixed\""},
+        /* interval periods */
+        {"{" ACTS ",'challenges':[{'id':'s','name':'S','period':'interval','starts':'2026-11-02T00:"
+         "00:00Z','activities':['post']}]}",
+         "/challenges/0/length", "missing; expected a duration such as \"14d\""},
+        {"{" ACTS ",'challenges':[{'id':'s','name':'S','period':'interval','length':'14d',"
+         "'activities':['post']}]}",
+         "/challenges/0/starts", "missing; expected an RFC 3339 time"},
+        {"{" ACTS ",'challenges':[{'id':'s','name':'S','period':'interval','length':'0s','starts':"
+         "'2026-11-02T00:00:00Z','activities':['post']}]}",
+         "/challenges/0/length", "from 1s to 366d, got \"0s\""},
+        {"{" ACTS ",'challenges':[{'id':'s','name':'S','period':'interval','length':'367d','starts'"
+         ":'2026-11-02T00:00:00Z','activities':['post']}]}",
+         "/challenges/0/length", "got \"367d\""},
+        {"{" ACTS ",'challenges':[{'id':'s','name':'S','period':'interval','length':'1d','starts':"
+         "'2026-11-02T00:00:00Z','ends':'2026-12-02T00:00:00Z','activities':['post']}]}",
+         "/challenges/0/ends", "only allowed with \"period\": \"fixed\""},
+        {DOC("", ",'length':'14d'"), "/challenges/0/length",
+         "only allowed with \"period\": \"interval\""},
         /* text that is not JSON */
         {"", "", "invalid JSON at line 1, column 0"},
         {"{'activities':{'post':{'points':1},'post':{'points':2}}}", "",
