@@ -106,6 +106,9 @@ static const struct setting settings[] = {
       "how long events are gathered into one call to Redis; 0: what arrived in one turn of "
       "the event loop (while two calls are in flight, more gather by themselves)"),
     I(batch_events, 1, 1000, "events", "500", true, "most events in one call to Redis"),
+    D(retention, 0, 36500LL * DAY, "730d", false,
+      "how long the boards of a closed period stay readable (0: forever); then they are "
+      "deleted without blocking Redis"),
     D(idempotency_ttl, 8 * DAY, 365 * DAY, "8d", true,
       "how long an event id is remembered so that it scores once (at least 8 days)"),
     I(max_connections, 1, 1000000, "connections", "10000", true,

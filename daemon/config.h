@@ -30,6 +30,7 @@ typedef struct config {
     int64_t batch_window;    /* microseconds of gathering before a script call */
     int64_t batch_events;    /* events per script call at most */
     int64_t idempotency_ttl; /* seconds */
+    int64_t retention;       /* seconds a closed period's board stays; 0 = forever */
     int64_t max_connections; /* open HTTP connections at most */
 } config;
 

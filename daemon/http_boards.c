@@ -23,6 +23,8 @@
 #include "store.h"
 #include "util.h"
 
+#define LEADER_HISTORY "8" /* closed periods in a leader's history */
+
 static const period all_period = {PERIOD_ALL_START, PERIOD_ALL_END, "all"};
 
 /* The period kind's name in the rules language. */
@@ -247,7 +249,10 @@ static void badges_json(struct evbuffer *b, const store_reply *badges, const cha
             at = 0;
         util_format_rfc3339(at * 1000, when);
         evbuffer_add_printf(b, "%s{\"goal\":", n++ ? "," : "");
-        jsonw_str(b, goal + 1);
+        if (goal[1] == '@') /* a place at a period's close (closer.c) */
+            evbuffer_add_printf(b, "null,\"place\":%d", atoi(goal + 2));
+        else
+            jsonw_str(b, goal + 1);
         evbuffer_add(b, ",\"badge\":", 9);
         jsonw_str(b, badge);
         evbuffer_add(b, ",\"period\":", 10);
@@ -255,6 +260,41 @@ static void badges_json(struct evbuffer *b, const store_reply *badges, const cha
         evbuffer_add_printf(b, ",\"at\":\"%s\"}", when);
     }
     evbuffer_add(b, "]", 1);
+}
+
+/* Appends "history": a challenge's closed periods, newest first, with the
+ * leader's score and rank on each (null when not on that board). */
+static void history_json(struct evbuffer *b, const store_reply *h)
+{
+    evbuffer_add(b, ",\"history\":[", 12);
+    for (size_t i = 0; i + 2 < store_reply_len(h); i += 3) {
+        const char *per = store_reply_str(store_reply_at(h, i), NULL);
+        const char *score = store_reply_str(store_reply_at(h, i + 1), NULL);
+        int64_t rank = store_reply_int(store_reply_at(h, i + 2));
+        evbuffer_add_printf(b, "%s{\"period\":", i ? "," : "");
+        jsonw_str(b, per ? per : "");
+        if (score && *score && rank > 0)
+            evbuffer_add_printf(b, ",\"score\":%s,\"rank\":%" PRId64 "}", score, rank);
+        else
+            evbuffer_add_printf(b, ",\"score\":null,\"rank\":null}");
+    }
+    evbuffer_add(b, "]", 1);
+}
+
+/* Appends "digest": the latest digest of challenge ch (closer.c), or null. */
+static void digest_json(struct evbuffer *b, const store_reply *all, const char *ch)
+{
+    evbuffer_add(b, ",\"digest\":", 10);
+    for (size_t i = 0; i + 1 < store_reply_len(all); i += 2) {
+        size_t len;
+        const char *f = store_reply_str(store_reply_at(all, i), NULL);
+        const char *v = store_reply_str(store_reply_at(all, i + 1), &len);
+        if (f && v && strcmp(f, ch) == 0) {
+            evbuffer_add(b, v, len);
+            return;
+        }
+    }
+    evbuffer_add(b, "null", 4);
 }
 
 /* Appends the recent events ("event JSON\nresult string", newest first). */
@@ -358,6 +398,8 @@ static void on_leader(void *arg, const store_reply *r)
         evbuffer_add_printf(b, ",\"streak\":%" PRId64,
                             current_streak(state, period_local_day(ch->zone, now)));
         badges_json(b, store_reply_at(r, 3), ch->id);
+        history_json(b, store_reply_at(store_reply_at(r, 7), i));
+        digest_json(b, store_reply_at(r, 6), ch->id);
         evbuffer_add(b, "}", 1);
     }
     evbuffer_add(b, "]", 1);
@@ -392,12 +434,12 @@ void http_leader_get(http_req *q)
         snprintf(lr->boards[lr->n++].challenge, EVENT_NAME_MAX + 1, "%s", ch->id);
     }
     /* KEYS: leaders, latest links, badges, adjustments, one day state per
-     * challenge, boards, the log. */
-    enum { FIXED = 5 };
+     * challenge, boards, digests, the log. */
+    enum { FIXED = 6, ARGS = 6 };
     char keys[FIXED + 3 * RULES_MAX_CHALLENGES][KEYS_MAX];
-    const char *argv[FIXED + 3 * RULES_MAX_CHALLENGES + 4];
-    size_t lens[FIXED + 3 * RULES_MAX_CHALLENGES + 4], n = 0;
-    char nd[24];
+    const char *argv[FIXED + 4 * RULES_MAX_CHALLENGES + ARGS];
+    size_t lens[FIXED + 4 * RULES_MAX_CHALLENGES + ARGS], n = 0;
+    char nd[24], prefix[KEYS_MAX];
     keys_org(keys[n++], q->who.org, "leaders");
     keys_org(keys[n++], q->who.org, "lastev");
     keys_leader(keys[n++], q->who.org, "badges", q->param[0]);
@@ -406,19 +448,93 @@ void http_leader_get(http_req *q)
         keys_days(keys[n++], q->who.org, r->challenges[i].id);
     for (size_t i = 0; i < lr->n; i++)
         keys_board(keys[n++], q->who.org, lr->boards[i].challenge, lr->boards[i].per.id);
+    keys_leader(keys[n++], q->who.org, "digest", q->param[0]);
     keys_org(keys[n++], q->who.org, "events");
     for (size_t i = 0; i < n; i++)
         argv[i] = keys[i];
-    argv[n] = q->param[0];
+    size_t argc = n;
+    argv[argc++] = q->param[0];
     util_i64toa((int64_t)r->n_challenges, nd);
-    argv[n + 1] = nd;
-    argv[n + 2] = "20"; /* recent events shown */
-    argv[n + 3] = "20"; /* adjustments shown */
-    for (size_t i = 0; i < n + 4; i++)
+    argv[argc++] = nd;
+    argv[argc++] = "20"; /* recent events shown */
+    argv[argc++] = "20"; /* adjustments shown */
+    snprintf(prefix, sizeof(prefix), "podium:{%s}:", q->who.org);
+    argv[argc++] = prefix;
+    argv[argc++] = LEADER_HISTORY;
+    for (size_t i = 0; i < r->n_challenges; i++)
+        argv[argc++] = r->challenges[i].id;
+    for (size_t i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
-    if (store_script(q->a->st, STORE_SCRIPT_LEADER, (int)n, (int)n + 4, argv, lens, on_leader, lr) <
+    if (store_script(q->a->st, STORE_SCRIPT_LEADER, (int)n, (int)argc, argv, lens, on_leader, lr) <
         0) {
         free(lr);
+        http_unavailable(q);
+    }
+}
+
+/* A read of a challenge's closed periods. */
+struct periods_read {
+    http_req *q;
+    int64_t offset;
+    char ch[EVENT_NAME_MAX + 1];
+};
+
+/* Reply of close.lua list: {total, record, ...}. */
+static void on_periods(void *arg, const store_reply *r)
+{
+    struct periods_read *pr = arg;
+    http_req *q = pr->q;
+    if (r == NULL || store_reply_is_error(r)) {
+        free(pr);
+        http_unavailable(q);
+        return;
+    }
+    int64_t total = store_reply_int(store_reply_at(r, 0));
+    size_t n = store_reply_len(r) - 1;
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add(b, "{\"challenge\":", 13);
+    jsonw_str(b, pr->ch);
+    evbuffer_add_printf(b, ",\"total\":%" PRId64 ",\"periods\":[", total);
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        const char *rec = store_reply_str(store_reply_at(r, 1 + i), &len);
+        if (i)
+            evbuffer_add(b, ",", 1);
+        evbuffer_add(b, rec, len);
+    }
+    evbuffer_add(b, "],\"next_cursor\":", 16);
+    if (pr->offset + (int64_t)n < total && n > 0)
+        evbuffer_add_printf(b, "\"%" PRId64 "\"}\n", pr->offset + (int64_t)n);
+    else
+        evbuffer_add(b, "null}\n", 6);
+    free(pr);
+    http_reply(q, 200, b);
+}
+
+void http_periods_get(http_req *q)
+{
+    const rules_challenge *ch = find_challenge(q);
+    int64_t limit = 20, offset = 0;
+    if (ch == NULL || !query_int(q, "limit", 1, 100, &limit) ||
+        !query_int(q, "cursor", 0, INT32_MAX, &offset))
+        return;
+    struct periods_read *pr = calloc(1, sizeof(*pr));
+    if (pr == NULL)
+        abort();
+    pr->q = q;
+    pr->offset = offset;
+    snprintf(pr->ch, sizeof(pr->ch), "%s", ch->id);
+    char k[2][KEYS_MAX], off[24], lim[24];
+    keys_leader(k[0], q->who.org, "periods", ch->id);
+    keys_leader(k[1], q->who.org, "closedp", ch->id);
+    util_i64toa(offset, off);
+    util_i64toa(limit, lim);
+    const char *argv[] = {k[0], k[1], "list", off, lim};
+    size_t lens[5];
+    for (size_t i = 0; i < 5; i++)
+        lens[i] = strlen(argv[i]);
+    if (store_script(q->a->st, STORE_SCRIPT_CLOSE, 2, 5, argv, lens, on_periods, pr) < 0) {
+        free(pr);
         http_unavailable(q);
     }
 }

@@ -116,6 +116,7 @@ static const struct route {
     {EVHTTP_REQ_GET, "/v1/challenges/*/leaderboard", ACCESS_READ, http_board_get},
     {EVHTTP_REQ_GET, "/v1/challenges/*/leaderboard/around/*", ACCESS_READ, http_board_around},
     {EVHTTP_REQ_GET, "/v1/challenges/*/teams", ACCESS_READ, http_teams_get},
+    {EVHTTP_REQ_GET, "/v1/challenges/*/periods", ACCESS_READ, http_periods_get},
     {EVHTTP_REQ_GET, "/v1/leaders/*", ACCESS_READ, http_leader_get},
     {EVHTTP_REQ_PUT, "/v1/admin/leaders/*", ACCESS_ADMIN, http_admin_leader_put},
     {EVHTTP_REQ_GET, "/v1/admin/leaders/*", ACCESS_ADMIN, http_admin_leader_get},

@@ -29,7 +29,8 @@
  *                                         (see score.lua)
  *   podium:{org}:goal:{ch}:{per}    hash  "{l}|{goal}" -> l's count toward the goal, kept
  *                                         40 days after the period's grace
- *   podium:{org}:badges:{l}         hash  "{ch}:{per}:{goal}" -> "badge|at"
+ *   podium:{org}:badges:{l}         hash  "{ch}:{per}:{goal}" -> "badge|at"; "{ch}:{per}:@{n}"
+ *                                         for place n (1-3) when the period closed
  *   podium:{org}:urls               hash  "{l}|{url key}" -> id of the event that scored it
  *   podium:{org}:lastev             hash  l -> "<events entry id> <n>": l's latest event, the
  *                                         n-th of that entry; each event's "p" field in the
@@ -50,6 +51,15 @@
  *                                         JSON as given), applied_at (Unix ms), source
  *                                         ("api" or "file"); written only by rules.lua
  *   podium:{org}:rulehist           hash  version -> doc, the newest 50 versions
+ *   podium:{org}:periods:{ch}       hash  period -> record of the closed period (JSON: final
+ *                                         top 10, winners; closer.c)
+ *   podium:{org}:closedp:{ch}       zset  period -> Unix s it closed, to list them in order
+ *   podium:{org}:job:close:{ch}:{per}  hash  a close in progress: owner, lease, step, cursor,
+ *                                         archive (close.lua)
+ *   podium:{org}:retain             zset  keys (and "period {ch} {per}" records) -> Unix s
+ *                                         after which the closer deletes them
+ *   podium:{org}:digest:{l}         hash  ch -> l's latest digest in ch (JSON, closer.c)
+ *   podium:{org}:push               channel  "closed {ch} {per}" once a period is closed
  *   podium:{org}:rules:changed      channel  rules.lua PUBLISHes each new version here
  */
 #ifndef PODIUM_KEYS_H

@@ -28,6 +28,7 @@
 #include "ingest.h"
 #include "log.h"
 #include "rules.h"
+#include "closer.h"
 #include "rulesync.h"
 #include "sdnotify.h"
 #include "store.h"
@@ -41,6 +42,7 @@ struct daemon {
     app a;
     config cfg;
     embedded_redis *er;
+    closer *cl;
     struct event *sigs[4];
     struct event *drain, *watchdog;
     int64_t drain_started;
@@ -102,6 +104,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
                  sig == SIGTERM ? "SIGTERM" : "SIGINT");
         sdnotify("STOPPING=1");
         d->a.stopping = true;
+        closer_stop(d->cl);
         http_server_close(d->a.http);
         d->drain_started = util_now_ms();
         on_drain(-1, 0, d);
@@ -267,6 +270,9 @@ int main(int argc, char **argv)
         status = 2;
         goto out;
     }
+    d.cl = closer_new(a, "default", d.cfg.retention);
+    if (d.cl == NULL)
+        goto out;
     char token[AUTH_TOKEN_LEN + 1], tokfile[600];
     if (d.cfg.admin_token_file[0])
         snprintf(tokfile, sizeof(tokfile), "%s", d.cfg.admin_token_file);
@@ -297,6 +303,7 @@ out:
     ingest_free(a->in);
     store_free(a->st);
     rulesync_free(a->rs); /* after the store: its last callbacks reach rulesync */
+    closer_free(d.cl);    /* and the closer */
     boards_free(a->bc);
     auth_free(a->au);
     embedded_redis_stop(d.er);

@@ -1,0 +1,763 @@
+/*
+ * closer.c - period close, exactly once across daemons (see closer.h).
+ *
+ * Once a second the closer works out, for each challenge, the latest period
+ * that is over (end + grace + CLOSER_SETTLE_S before now). When that is not
+ * the one it last knew closed, it asks Redis which of it and the
+ * CLOSER_CATCHUP - 1 periods before it are closed (one HMGET), and starts a
+ * job for the oldest that is not, so that late closes happen in order. One
+ * job runs at a time per daemon; each of its steps is one close.lua call, and
+ * the next step starts from that call's reply, so event intake interleaves
+ * with a close and waits at most for one chunk.
+ *
+ * A job copies what it needs of the rules when it starts (names, period
+ * bounds, the day its streaks are judged on, the suggested activity), and
+ * looks the challenge up again only to read the archive page: the rules may
+ * change, or lose the challenge, while it runs.
+ *
+ * Ownership: the closer owns its jobs; a job lives from job_start to
+ * job_end, and every store callback of a job is its last reference until it
+ * sends the next command. closer_free after the store: the store answers
+ * pending callbacks with NULL when it is freed, and they end their jobs.
+ */
+#include "closer.h"
+
+#include <event2/event.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "boards.h"
+#include "event.h"
+#include "ingest.h"
+#include "keys.h"
+#include "log.h"
+#include "period.h"
+#include "rules.h"
+#include "store.h"
+#include "util.h"
+
+#define CLOSER_TICK_MS   1000
+#define CLOSER_SETTLE_S  1     /* longer than another daemon's read cache keeps a page */
+#define CLOSER_LEASE_MS  30000 /* a job whose owner went quiet this long is taken over */
+#define CLOSER_SWEEP_MAX 100   /* expired keys unlinked per second */
+#define NAME_MAX_BYTES   512
+
+typedef struct job job;
+
+struct closer {
+    app *a;
+    char org[EVENT_NAME_MAX + 1];
+    char owner[96]; /* this daemon, in job hashes */
+    int64_t retention;
+    struct event *tick, *kick;
+    bool stopping;
+    int checks; /* HMGETs of closed periods in flight */
+    job *job;   /* the job running, or NULL */
+    /* The latest period known closed, per challenge id: no need to ask. */
+    struct {
+        char ch[EVENT_NAME_MAX + 1];
+        char per[PERIOD_ID_MAX];
+    } known[RULES_MAX_CHALLENGES];
+    size_t nknown;
+};
+
+struct job {
+    closer *c;
+    char ch[EVENT_NAME_MAX + 1];
+    char chname[NAME_MAX_BYTES];
+    period per, prev;
+    bool has_prev, count;
+    int64_t ref_day;                   /* streaks alive on this local day count */
+    char activity[EVENT_NAME_MAX + 1]; /* suggested next, "" for none */
+    int64_t activity_points;
+    char *archive; /* the record, JSON (owned) */
+    int64_t cursor;
+    char k_done[KEYS_MAX], k_job[KEYS_MAX];
+};
+
+/* One check of which periods of a challenge are closed. */
+struct check {
+    closer *c;
+    char ch[EVENT_NAME_MAX + 1];
+    char ids[CLOSER_CATCHUP][PERIOD_ID_MAX]; /* oldest first */
+    size_t n;
+};
+
+static void job_end(job *j);
+static void read_chunk(job *j);
+
+/* The known-closed slot of challenge id ch (made when missing). */
+static char *known_of(closer *c, const char *ch)
+{
+    for (size_t i = 0; i < c->nknown; i++)
+        if (strcmp(c->known[i].ch, ch) == 0)
+            return c->known[i].per;
+    if (c->nknown == RULES_MAX_CHALLENGES) /* rules changed a lot: start over */
+        c->nknown = 0;
+    snprintf(c->known[c->nknown].ch, sizeof(c->known[0].ch), "%s", ch);
+    c->known[c->nknown].per[0] = '\0';
+    return c->known[c->nknown++].per;
+}
+
+/* The latest period of ch that is over at `now`; false when none is. */
+static bool due_period(const rules_challenge *ch, int64_t now, period *out)
+{
+    int64_t t = now - ch->grace - CLOSER_SETTLE_S;
+    period cur;
+    switch (ch->period.kind) {
+    case PERIOD_ALL:
+        return false;
+    case PERIOD_FIXED:
+        return t >= ch->period.fixed_end && period_at(&ch->period, ch->period.fixed_start, out);
+    default:
+        return period_at(&ch->period, t, &cur) && period_previous(&ch->period, &cur, out);
+    }
+}
+
+/* English ordinal of n: "1st", "2nd", "3rd", "4th", "11th", "22nd". */
+static const char *ordinal(int64_t n, char buf[32])
+{
+    const char *suf = "th";
+    if (n % 100 < 11 || n % 100 > 13)
+        suf = n % 10 == 1 ? "st" : n % 10 == 2 ? "nd" : n % 10 == 3 ? "rd" : "th";
+    snprintf(buf, 32, "%" PRId64 "%s", n, suf);
+    return buf;
+}
+
+void closer_digest_text(char *out, size_t len, bool final, const char *challenge_name, int64_t rank,
+                        bool tied, int64_t score, int64_t above_rank, int64_t above_score,
+                        bool count, const char *activity, int64_t points)
+{
+    char r[32], a[32], words[EVENT_NAME_MAX + 1];
+    const char *unit = count ? (score == 1 ? "event" : "events") : score == 1 ? "point" : "points";
+    size_t n;
+    if (above_rank == 0)
+        n = (size_t)snprintf(out, len, "You %s %s%s in %s with %" PRId64 " %s",
+                             final ? (tied ? "shared" : "finished") : (tied ? "share" : "are"),
+                             ordinal(rank, r), tied ? " place" : "", challenge_name, score, unit);
+    else {
+        int64_t gap = above_score - score;
+        const char *gunit = count ? (gap == 1 ? "event" : "events") : gap == 1 ? "point" : "points";
+        n = (size_t)snprintf(out, len, "You %s %s%s in %s, %" PRId64 " %s behind %s",
+                             final ? (tied ? "shared" : "finished") : (tied ? "share" : "are"),
+                             ordinal(rank, r), tied ? " place" : "", challenge_name, gap, gunit,
+                             ordinal(above_rank, a));
+    }
+    if (n >= len)
+        return;
+    if (activity == NULL || !*activity) {
+        snprintf(out + n, len - n, ".");
+        return;
+    }
+    /* "stakeholder_interaction" reads "a stakeholder interaction" */
+    snprintf(words, sizeof(words), "%s", activity);
+    for (char *p = words; *p; p++)
+        if (*p == '_' || *p == '-')
+            *p = ' ';
+    bool vowel = strchr("aeiou", words[0]) != NULL;
+    snprintf(out + n, len - n, "%s%s %s is worth %" PRId64 " %s.", final ? ". Next time, " : "; ",
+             vowel ? "an" : "a", words, points, points == 1 ? "point" : "points");
+}
+
+/* The activity of ch that scores most at its best multipliers, into j. */
+static void suggest(job *j, const rules *r, const rules_challenge *ch)
+{
+    double best_ch = 1, best_st = 1;
+    for (size_t i = 0; i < r->n_channel; i++)
+        best_ch = r->channel[i].factor > best_ch ? r->channel[i].factor : best_ch;
+    for (size_t i = 0; i < r->n_stakeholder; i++)
+        best_st = r->stakeholder[i].factor > best_st ? r->stakeholder[i].factor : best_st;
+    j->activity[0] = '\0';
+    if (ch->scoring == RULES_SCORE_COUNT)
+        return; /* every event counts one */
+    for (size_t a = 0; a < r->n_activities; a++) {
+        if (!ch->counts[a])
+            continue;
+        int64_t pts = rules_round_points(r->activities[a].points * best_ch * best_st);
+        if (pts > 0 && (!j->activity[0] || pts > j->activity_points)) {
+            snprintf(j->activity, sizeof(j->activity), "%s", r->activities[a].id);
+            j->activity_points = pts;
+        }
+    }
+}
+
+/* Runs a close.lua operation with keys then args; false when not sent. */
+static bool close_call(closer *c, int nkeys, int argc, const char **argv, const size_t *lens,
+                       store_cb *cb, void *arg)
+{
+    size_t *l = NULL;
+    if (lens == NULL) {
+        l = malloc((size_t)argc * sizeof(*l));
+        if (l == NULL)
+            abort();
+        for (int i = 0; i < argc; i++)
+            l[i] = strlen(argv[i]);
+    }
+    int rc =
+        store_script(c->a->st, STORE_SCRIPT_CLOSE, nkeys, argc, argv, lens ? lens : l, cb, arg);
+    free(l);
+    return rc == 0;
+}
+
+/* A growing argument list for one close.lua call (strings copied). */
+struct args {
+    char **v;
+    size_t *len;
+    int n, cap;
+};
+
+/* Appends a copy of s[0..n). */
+static void args_add(struct args *a, const char *s, size_t n)
+{
+    if (a->n == a->cap) {
+        a->cap = a->cap ? 2 * a->cap : 64;
+        a->v = realloc(a->v, (size_t)a->cap * sizeof(*a->v));
+        a->len = realloc(a->len, (size_t)a->cap * sizeof(*a->len));
+        if (a->v == NULL || a->len == NULL)
+            abort();
+    }
+    a->v[a->n] = malloc(n + 1);
+    if (a->v[a->n] == NULL)
+        abort();
+    memcpy(a->v[a->n], s, n);
+    a->v[a->n][n] = '\0';
+    a->len[a->n++] = n;
+}
+
+/* Appends a copy of the NUL-terminated s. */
+static void args_str(struct args *a, const char *s)
+{
+    args_add(a, s, strlen(s));
+}
+
+/* Appends v in decimal. */
+static void args_int(struct args *a, int64_t v)
+{
+    char buf[24];
+    args_add(a, buf, util_i64toa(v, buf));
+}
+
+/* Frees the copies. */
+static void args_free(struct args *a)
+{
+    for (int i = 0; i < a->n; i++)
+        free(a->v[i]);
+    free(a->v);
+    free(a->len);
+}
+
+/* Sends the call that a holds (nkeys keys first). */
+static bool args_send(job *j, struct args *a, int nkeys, store_cb *cb)
+{
+    bool ok = close_call(j->c, nkeys, a->n, (const char **)a->v, a->len, cb, j);
+    args_free(a);
+    return ok;
+}
+
+/* The job is over (done, busy elsewhere, lost or failed): look for more soon. */
+static void job_end(job *j)
+{
+    closer *c = j->c;
+    c->job = NULL;
+    free(j->archive);
+    free(j);
+    if (!c->stopping)
+        event_active(c->kick, EV_TIMEOUT, 0);
+}
+
+/* Reply of finish. */
+static void on_finish(void *arg, const store_reply *r)
+{
+    job *j = arg;
+    if (r != NULL && store_reply_int(r) == 1) {
+        log_info("closed %s period %s", j->ch, j->per.id);
+        snprintf(known_of(j->c, j->ch), PERIOD_ID_MAX, "%s", j->per.id);
+    } else if (r != NULL) {
+        log_warn("closing %s %s: %s", j->ch, j->per.id,
+                 store_reply_is_error(r) ? store_reply_str(r, NULL)
+                                         : "taken over by another daemon");
+    }
+    job_end(j);
+}
+
+/* Step 3: the record, retention and the announcement, in one call. */
+static void finish(job *j)
+{
+    closer *c = j->c;
+    struct args a = {0};
+    char key[KEYS_MAX], msg[3 * KEYS_MAX];
+    int64_t now = util_now_ms() / 1000;
+    args_str(&a, j->k_done);
+    args_str(&a, j->k_job);
+    keys_leader(key, c->org, "closedp", j->ch);
+    args_str(&a, key);
+    keys_org(key, c->org, "retain");
+    args_str(&a, key);
+    args_str(&a, "finish");
+    args_str(&a, c->owner);
+    args_str(&a, j->per.id);
+    args_str(&a, j->archive);
+    args_int(&a, now);
+    args_int(&a, c->retention > 0 ? now + c->retention : 0);
+    keys_org(key, c->org, "push");
+    args_str(&a, key);
+    snprintf(msg, sizeof(msg), "closed %s %s", j->ch, j->per.id);
+    args_str(&a, msg);
+    static const char *const kinds[] = {"board", "tboard", "tcount", "hboard", "badj"};
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        keys_team_board(key, c->org, kinds[i], j->ch, j->per.id);
+        args_str(&a, key);
+    }
+    snprintf(msg, sizeof(msg), "period %s %s", j->ch, j->per.id);
+    args_str(&a, msg);
+    if (!args_send(j, &a, 4, on_finish))
+        job_end(j);
+}
+
+/* Reply of a write: the step went through while the job is still ours. */
+static void on_written(void *arg, const store_reply *r)
+{
+    job *j = arg;
+    if (r == NULL || store_reply_is_error(r) || store_reply_int(r) != 1) {
+        if (r != NULL && store_reply_is_error(r))
+            log_warn("closing %s %s: %s", j->ch, j->per.id, store_reply_str(r, NULL));
+        job_end(j);
+        return;
+    }
+    if (j->c->stopping)
+        job_end(j); /* the next daemon, or the next start, goes on from here */
+    else if (j->cursor < 0)
+        finish(j);
+    else
+        read_chunk(j);
+}
+
+/* The digest JSON of one leader. */
+static char *digest_json(const job *j, const char *leader, const char *name, int64_t rank,
+                         bool tied, int64_t score, int64_t movement_prev, int64_t above_rank,
+                         int64_t above_score, int64_t streak, const char *text)
+{
+    char at[32];
+    util_format_rfc3339(util_now_ms(), at);
+    json_t *d =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:I, s:I, s:s, s:s}", "type", "final",
+                  "challenge", j->ch, "challenge_name", j->chname, "period", j->per.id, "leader",
+                  leader, "name", name, "rank", (json_int_t)rank, "tied", tied, "score",
+                  (json_int_t)score, "streak", (json_int_t)streak, "text", text, "at", at);
+    if (d == NULL)
+        abort();
+    json_object_set_new(d, "movement",
+                        movement_prev > 0 ? json_integer(movement_prev - rank) : json_null());
+    if (above_rank > 0)
+        json_object_set_new(d, "next",
+                            json_pack("{s:I, s:I, s:I}", "rank", (json_int_t)above_rank, "score",
+                                      (json_int_t)above_score, "gap",
+                                      (json_int_t)(above_score - score)));
+    else
+        json_object_set_new(d, "next", json_null());
+    if (j->activity[0])
+        json_object_set_new(d, "suggestion",
+                            json_pack("{s:s, s:I}", "activity", j->activity, "points",
+                                      (json_int_t)j->activity_points));
+    else
+        json_object_set_new(d, "suggestion", json_null());
+    char *s = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    if (s == NULL)
+        abort();
+    return s;
+}
+
+/* The streak of a "day:mask:streak" state if still alive on ref_day. */
+static int64_t streak_of(const char *days, int64_t ref_day)
+{
+    int64_t day, mask, streak;
+    if (days == NULL || sscanf(days, "%" SCNd64 ":%" SCNd64 ":%" SCNd64, &day, &mask, &streak) != 3)
+        return 0;
+    return day >= ref_day - 1 ? streak : 0;
+}
+
+/* Reply of read: one chunk of the board; writes its digests and badges. */
+static void on_chunk(void *arg, const store_reply *r)
+{
+    job *j = arg;
+    closer *c = j->c;
+    if (r == NULL || store_reply_is_error(r) || store_reply_len(r) < 2) {
+        if (r != NULL)
+            log_warn("closing %s %s: %s", j->ch, j->per.id, store_reply_str(r, NULL));
+        job_end(j);
+        return;
+    }
+    enum { F = 6 }; /* fields per entry */
+    size_t got = (store_reply_len(r) - 2) / F, n = got > CLOSER_CHUNK ? CLOSER_CHUNK : got;
+    int64_t above = store_reply_int(store_reply_at(r, 0));
+    int64_t above_rank = store_reply_int(store_reply_at(r, 1));
+    bool more = got > CLOSER_CHUNK;
+    int64_t off = j->cursor; /* position of the first entry, from 0 */
+    struct args a = {0};
+    char key[KEYS_MAX], field[KEYS_MAX], text[512];
+    int64_t now = util_now_ms() / 1000;
+    /* KEYS: the job hash, then per leader its digest hash, then badge hashes. */
+    args_str(&a, j->k_job);
+    for (size_t i = 0; i < n; i++) {
+        keys_leader(key, c->org, "digest", store_reply_str(store_reply_at(r, 2 + F * i), NULL));
+        args_str(&a, key);
+    }
+    int nkeys = a.n;
+    for (size_t i = 0; i < n; i++) {
+        int64_t rank = store_reply_int(store_reply_at(r, 4 + F * i));
+        if (rank > 3)
+            break;
+        keys_leader(key, c->org, "badges", store_reply_str(store_reply_at(r, 2 + F * i), NULL));
+        args_str(&a, key);
+    }
+    int nbadges = a.n - nkeys;
+    nkeys = a.n;
+    args_str(&a, "write");
+    args_str(&a, c->owner);
+    args_int(&a, util_now_ms());
+    args_int(&a, CLOSER_LEASE_MS);
+    args_int(&a, 1);
+    args_str(&a, "cursor");
+    j->cursor = more ? j->cursor + (int64_t)n : -1;
+    args_int(&a, j->cursor < 0 ? INT64_C(0) - 1 : j->cursor);
+    int64_t prev_score = INT64_MIN, prev_rank = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *id = store_reply_str(store_reply_at(r, 2 + F * i), NULL);
+        int64_t score = store_reply_int(store_reply_at(r, 3 + F * i));
+        int64_t rank = store_reply_int(store_reply_at(r, 4 + F * i));
+        const char *profile = store_reply_str(store_reply_at(r, 5 + F * i), NULL);
+        const char *days = store_reply_str(store_reply_at(r, 6 + F * i), NULL);
+        int64_t prev = store_reply_int(store_reply_at(r, 7 + F * i));
+        if (id == NULL)
+            continue;
+        if (i > 0 && score != prev_score) { /* the group above is the one just read */
+            above = prev_score;
+            above_rank = prev_rank;
+        }
+        bool tied = (i > 0 && score == prev_score) || (i == 0 && rank < off + 1) ||
+                    (i + 1 < got && store_reply_int(store_reply_at(r, 3 + F * (i + 1))) == score);
+        prev_score = score;
+        prev_rank = rank;
+        json_t *p = profile && *profile ? json_loads(profile, 0, NULL) : NULL;
+        const char *name = json_string_value(json_object_get(p, "name"));
+        int64_t streak = j->count ? 0 : streak_of(days, j->ref_day);
+        closer_digest_text(text, sizeof(text), true, j->chname, rank, tied, score,
+                           rank > 1 ? above_rank : 0, above, j->count, j->activity,
+                           j->activity_points);
+        char *dj = digest_json(j, id, name ? name : id, rank, tied, score, prev,
+                               rank > 1 ? above_rank : 0, above, streak, text);
+        json_decref(p);
+        args_int(&a, 2 + (int64_t)i);
+        args_str(&a, j->ch);
+        args_str(&a, dj);
+        free(dj);
+        if ((int)i < nbadges && score > 0) { /* ranks 1 to 3 come first */
+            static const char *const places[] = {"", "1st place", "2nd place", "3rd place"};
+            args_int(&a, (int64_t)(n + 2 + i));
+            snprintf(field, sizeof(field), "%s:%s:@%" PRId64, j->ch, j->per.id, rank);
+            args_str(&a, field);
+            snprintf(text, sizeof(text), "%s|%" PRId64, places[rank], now);
+            args_str(&a, text);
+        }
+    }
+    if (!args_send(j, &a, nkeys, on_written))
+        job_end(j);
+}
+
+/* Step 2: reads the chunk of the board at the cursor. */
+static void read_chunk(job *j)
+{
+    closer *c = j->c;
+    char k[4][KEYS_MAX], off[24], cnt[24];
+    keys_board(k[0], c->org, j->ch, j->per.id);
+    keys_org(k[1], c->org, "leaders");
+    keys_days(k[2], c->org, j->ch);
+    keys_board(k[3], c->org, j->ch, j->has_prev ? j->prev.id : j->per.id);
+    util_i64toa(j->cursor, off);
+    util_i64toa(CLOSER_CHUNK + 1, cnt); /* one more, to see a tie across chunks */
+    const char *argv[] = {k[0], k[1], k[2], k[3], "read", off, cnt, j->has_prev ? "1" : "0"};
+    if (!close_call(c, 4, 8, argv, NULL, on_chunk, j))
+        job_end(j);
+}
+
+/* The top of the final board, as the read cache renders it: the record. */
+static void on_archive_page(void *arg, const boards_page *page)
+{
+    job *j = arg;
+    closer *c = j->c;
+    json_t *p = page ? json_loadb(page->body, page->len, 0, NULL) : NULL;
+    json_t *entries = json_object_get(p, "entries");
+    if (p == NULL || !json_is_array(entries)) {
+        json_decref(p);
+        job_end(j);
+        return;
+    }
+    char at[32];
+    util_format_rfc3339(util_now_ms(), at);
+    json_t *winners = json_array(), *e;
+    size_t i;
+    json_array_foreach(entries, i, e)
+    {
+        if (json_integer_value(json_object_get(e, "rank")) != 1)
+            break;
+        json_array_append_new(
+            winners, json_pack("{s:O, s:O, s:O, s:O}", "rank", json_object_get(e, "rank"), "leader",
+                               json_object_get(e, "leader"), "name", json_object_get(e, "name"),
+                               "score", json_object_get(e, "score")));
+    }
+    json_t *rec =
+        json_pack("{s:s, s:s, s:s, s:O, s:O, s:s, s:O, s:o, s:O}", "challenge", j->ch,
+                  "challenge_name", j->chname, "period", j->per.id, "starts",
+                  json_object_get(p, "starts"), "ends", json_object_get(p, "ends"), "closed_at", at,
+                  "leaders", json_object_get(p, "total"), "winners", winners, "standings", entries);
+    json_decref(p);
+    if (rec == NULL)
+        abort();
+    free(j->archive);
+    j->archive = json_dumps(rec, JSON_COMPACT);
+    json_decref(rec);
+    if (j->archive == NULL)
+        abort();
+    struct args a = {0};
+    args_str(&a, j->k_job);
+    args_str(&a, "write");
+    args_str(&a, c->owner);
+    args_int(&a, util_now_ms());
+    args_int(&a, CLOSER_LEASE_MS);
+    args_int(&a, 3);
+    args_str(&a, "archive");
+    args_str(&a, j->archive);
+    args_str(&a, "step");
+    args_str(&a, "walk");
+    args_str(&a, "cursor");
+    args_int(&a, 0);
+    j->cursor = 0;
+    if (!args_send(j, &a, 1, on_written))
+        job_end(j);
+}
+
+/* Step 1: the final top of the board, read through the page cache. */
+static void read_archive(job *j)
+{
+    const rules *r = ingest_rules(j->c->a->in);
+    int ci = r ? rules_challenge_index(r, j->ch) : -1;
+    if (ci < 0) { /* the challenge is gone from the rules */
+        job_end(j);
+        return;
+    }
+    boards_get(j->c->a->bc, j->c->org, &r->challenges[ci], &j->per, j->has_prev ? &j->prev : NULL,
+               0, CLOSER_TOP, NULL, on_archive_page, j);
+}
+
+/* Reply of claim: go on where the job stands, or leave it. */
+static void on_claim(void *arg, const store_reply *r)
+{
+    job *j = arg;
+    const char *what = store_reply_str(store_reply_at(r, 0), NULL);
+    if (what == NULL || strcmp(what, "go") != 0) {
+        if (what && strcmp(what, "done") == 0)
+            snprintf(known_of(j->c, j->ch), PERIOD_ID_MAX, "%s", j->per.id);
+        job_end(j);
+        return;
+    }
+    const char *step = store_reply_str(store_reply_at(r, 1), NULL);
+    const char *archive = store_reply_str(store_reply_at(r, 3), NULL);
+    j->cursor = store_reply_int(store_reply_at(r, 2));
+    if (step && strcmp(step, "walk") == 0 && archive && *archive) {
+        j->archive = strdup(archive);
+        if (j->archive == NULL)
+            abort();
+        log_info("closing %s period %s, from leader %" PRId64, j->ch, j->per.id,
+                 j->cursor < 0 ? 0 : j->cursor);
+        if (j->cursor < 0)
+            finish(j);
+        else
+            read_chunk(j);
+    } else {
+        log_info("closing %s period %s", j->ch, j->per.id);
+        read_archive(j);
+    }
+}
+
+/* Starts closing period per of challenge ch. */
+static void job_start(closer *c, const rules *r, const rules_challenge *ch, const period *per)
+{
+    job *j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        abort();
+    j->c = c;
+    snprintf(j->ch, sizeof(j->ch), "%s", ch->id);
+    snprintf(j->chname, sizeof(j->chname), "%s", ch->name);
+    j->per = *per;
+    j->has_prev = period_previous(&ch->period, per, &j->prev);
+    j->count = ch->scoring == RULES_SCORE_COUNT;
+    j->ref_day = period_local_day(ch->zone, per->end - 1);
+    suggest(j, r, ch);
+    keys_leader(j->k_done, c->org, "periods", ch->id);
+    keys_team_board(j->k_job, c->org, "job:close", ch->id, per->id);
+    c->job = j;
+    char now[24], lease[24];
+    util_i64toa(util_now_ms(), now);
+    util_i64toa(CLOSER_LEASE_MS, lease);
+    const char *argv[] = {j->k_done, j->k_job, "claim", per->id, c->owner, now, lease};
+    if (!close_call(c, 2, 7, argv, NULL, on_claim, j))
+        job_end(j);
+}
+
+/* Reply of a check: closes the oldest period that is not closed yet. */
+static void on_check(void *arg, const store_reply *r)
+{
+    struct check *k = arg;
+    closer *c = k->c;
+    c->checks--;
+    const rules *rs = ingest_rules(c->a->in);
+    int ci = rs ? rules_challenge_index(rs, k->ch) : -1;
+    if (r != NULL && !store_reply_is_error(r) && ci >= 0 && !c->stopping) {
+        size_t i = 0;
+        while (i < k->n && !store_reply_is_nil(store_reply_at(r, i)))
+            i++;
+        period per;
+        const rules_challenge *ch = &rs->challenges[ci];
+        if (i == k->n)
+            snprintf(known_of(c, k->ch), PERIOD_ID_MAX, "%s", k->ids[k->n - 1]);
+        else if (c->job == NULL && period_resolve(&ch->period, k->ids[i], 0, &per))
+            job_start(c, rs, ch, &per);
+    }
+    free(k);
+}
+
+/* Asks which of ch's latest finished periods are closed, when not known. */
+static void check(closer *c, const rules_challenge *ch, int64_t now)
+{
+    period p;
+    if (!due_period(ch, now, &p) || strcmp(known_of(c, ch->id), p.id) == 0)
+        return;
+    struct check *k = calloc(1, sizeof(*k));
+    if (k == NULL)
+        abort();
+    k->c = c;
+    snprintf(k->ch, sizeof(k->ch), "%s", ch->id);
+    period list[CLOSER_CATCHUP];
+    size_t n = 0;
+    list[n++] = p;
+    while (n < CLOSER_CATCHUP && period_previous(&ch->period, &list[n - 1], &list[n]))
+        n++;
+    for (size_t i = 0; i < n; i++) /* oldest first */
+        snprintf(k->ids[i], PERIOD_ID_MAX, "%s", list[n - 1 - i].id);
+    k->n = n;
+    char key[KEYS_MAX];
+    const char *argv[2 + CLOSER_CATCHUP];
+    argv[0] = "HMGET";
+    keys_leader(key, c->org, "periods", ch->id);
+    argv[1] = key;
+    for (size_t i = 0; i < n; i++)
+        argv[2 + i] = k->ids[i];
+    if (store_command(c->a->st, on_check, k, (int)n + 2, argv, NULL) < 0) {
+        free(k);
+        return;
+    }
+    c->checks++;
+}
+
+/* Reply of a sweep: nothing to do but note failures. */
+static void on_sweep(void *arg, const store_reply *r)
+{
+    (void)arg;
+    if (r != NULL && store_reply_is_error(r))
+        log_warn("retention sweep: %s", store_reply_str(r, NULL));
+}
+
+/* Unlinks what outlived its retention (a few keys per second). */
+static void sweep(closer *c, int64_t now)
+{
+    char key[KEYS_MAX], t[24], most[24], prefix[KEYS_MAX];
+    keys_org(key, c->org, "retain");
+    util_i64toa(now, t);
+    util_i64toa(CLOSER_SWEEP_MAX, most);
+    snprintf(prefix, sizeof(prefix), "podium:{%s}:", c->org);
+    const char *argv[] = {key, "sweep", t, most, prefix};
+    (void)close_call(c, 1, 5, argv, NULL, on_sweep, c);
+}
+
+/* Once a second: sweep, then look for periods to close. */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    closer *c = arg;
+    const rules *r = ingest_rules(c->a->in);
+    if (c->stopping || r == NULL || !store_ready(c->a->st))
+        return;
+    int64_t now = util_now_ms() / 1000;
+    sweep(c, now);
+    if (c->job != NULL || c->checks > 0)
+        return;
+    for (size_t i = 0; i < r->n_challenges; i++)
+        check(c, &r->challenges[i], now);
+}
+
+/* After a job: look for the next one at once, without sweeping again. */
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    closer *c = arg;
+    const rules *r = ingest_rules(c->a->in);
+    if (c->stopping || r == NULL || !store_ready(c->a->st) || c->job || c->checks > 0)
+        return;
+    int64_t now = util_now_ms() / 1000;
+    for (size_t i = 0; i < r->n_challenges; i++)
+        check(c, &r->challenges[i], now);
+}
+
+closer *closer_new(app *a, const char *org, int64_t retention)
+{
+    closer *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->a = a;
+    c->retention = retention;
+    snprintf(c->org, sizeof(c->org), "%s", org);
+    unsigned char rnd[6];
+    char host[64] = "";
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1 || gethostname(host, sizeof(host) - 1) < 0)
+        memset(rnd, 0, sizeof(rnd));
+    snprintf(c->owner, sizeof(c->owner), "%.40s:%ld:%02x%02x%02x%02x%02x%02x", host, (long)getpid(),
+             rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+    c->tick = event_new(a->base, -1, EV_PERSIST, on_tick, c);
+    c->kick = event_new(a->base, -1, 0, on_kick, c);
+    struct timeval tv = {CLOSER_TICK_MS / 1000, 0};
+    if (c->tick == NULL || c->kick == NULL || event_add(c->tick, &tv) < 0) {
+        closer_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void closer_stop(closer *c)
+{
+    if (c != NULL)
+        c->stopping = true;
+}
+
+void closer_free(closer *c)
+{
+    if (c == NULL)
+        return;
+    if (c->tick)
+        event_free(c->tick);
+    if (c->kick)
+        event_free(c->kick);
+    /* A job still here had its last callback answered by store_free. */
+    if (c->job) {
+        free(c->job->archive);
+        free(c->job);
+    }
+    free(c);
+}

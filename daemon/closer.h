@@ -1,0 +1,61 @@
+/*
+ * closer.h - closes each challenge's periods exactly once, and archives them.
+ *
+ * A period closes at its end plus the challenge's grace time (and one more
+ * second, the longest that another daemon's read cache may hold an older
+ * page). Every podiumd of an org runs a closer; the first to claim a period
+ * in Redis closes it, the others see it busy or done (close.lua). A daemon
+ * that was down at the boundary closes the period when it is back, and the
+ * periods before it that nobody closed (up to CLOSER_CATCHUP of them).
+ *
+ * Closing a period, in steps that a daemon which dies half-way leaves for
+ * another to finish:
+ *   1. archive: the final top of the board, with movement against the period
+ *      before, read once and kept with the job;
+ *   2. walk: the board CLOSER_CHUNK leaders at a time, writing each leader's
+ *      digest (rank, score, gap to the place above, streak, the activity
+ *      that would score most) and place badges for ranks 1 to 3;
+ *   3. finish: the archive becomes the period's record (GET
+ *      /v1/challenges/{id}/periods), the board's keys are scheduled for
+ *      deletion after `retention`, and "closed <ch> <per>" is published on
+ *      the org's push channel.
+ * Events for a closed period are refused by time already (scoring.c), so
+ * the board is frozen before the closer reads it.
+ *
+ * Every second the closer also sweeps what has outlived `retention`:
+ * boards go with UNLINK, which frees them in Redis's background thread.
+ */
+#ifndef PODIUM_CLOSER_H
+#define PODIUM_CLOSER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "app.h"
+
+#define CLOSER_CHUNK   1000 /* leaders per step of the walk */
+#define CLOSER_CATCHUP 8    /* most periods closed late, per challenge */
+#define CLOSER_TOP     10   /* standings kept in a period's record */
+
+typedef struct closer closer;
+
+/* Starts closing the periods of org's challenges, as the rules in force
+ * (ingest_rules) define them. `retention` is in seconds (0: keep forever).
+ * The app is borrowed. NULL on failure. */
+closer *closer_new(app *a, const char *org, int64_t retention);
+/* Starts no new step; a step in flight completes. */
+void closer_stop(closer *c);
+/* Frees it; NULL is allowed. Free it after the store, whose last callbacks
+ * still reach it. */
+void closer_free(closer *c);
+
+/* Builds the sentence of a digest into out: "You are 4th in Weekly social,
+ * 12 points behind 3rd; a stakeholder interaction is worth 30 points."
+ * above_rank 0 means there is nobody above; activity NULL leaves the
+ * suggestion out. `final` words it for a closed period. */
+void closer_digest_text(char *out, size_t len, bool final, const char *challenge_name, int64_t rank,
+                        bool tied, int64_t score, int64_t above_rank, int64_t above_score,
+                        bool count, const char *activity, int64_t points);
+
+#endif
