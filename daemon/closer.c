@@ -76,6 +76,7 @@ struct job {
     char activity[EVENT_NAME_MAX + 1]; /* suggested next, "" for none */
     int64_t activity_points;
     char *archive; /* the record, JSON (owned) */
+    int64_t started_ms, walked;
     int64_t cursor;
     char k_done[KEYS_MAX], k_job[KEYS_MAX];
 };
@@ -275,7 +276,8 @@ static void on_finish(void *arg, const store_reply *r)
 {
     job *j = arg;
     if (r != NULL && store_reply_int(r) == 1) {
-        log_info("closed %s period %s", j->ch, j->per.id);
+        log_info("closed %s period %s: %" PRId64 " leaders in %.1f s", j->ch, j->per.id, j->walked,
+                 (double)(util_now_ms() - j->started_ms) / 1000);
         snprintf(known_of(j->c, j->ch), PERIOD_ID_MAX, "%s", j->per.id);
     } else if (r != NULL) {
         log_warn("closing %s %s: %s", j->ch, j->per.id,
@@ -425,6 +427,7 @@ static void on_chunk(void *arg, const store_reply *r)
     args_int(&a, 1);
     args_str(&a, "cursor");
     j->cursor = more ? j->cursor + (int64_t)n : -1;
+    j->walked += (int64_t)n;
     args_int(&a, j->cursor < 0 ? INT64_C(0) - 1 : j->cursor);
     int64_t prev_score = INT64_MIN, prev_rank = 0;
     for (size_t i = 0; i < n; i++) {
@@ -592,6 +595,7 @@ static void job_start(closer *c, const rules *r, const rules_challenge *ch, cons
     if (j == NULL)
         abort();
     j->c = c;
+    j->started_ms = util_now_ms();
     snprintf(j->ch, sizeof(j->ch), "%s", ch->id);
     snprintf(j->chname, sizeof(j->chname), "%s", ch->name);
     j->per = *per;
