@@ -39,6 +39,7 @@
 #include "period.h"
 #include "rules.h"
 #include "store.h"
+#include "tz.h"
 #include "util.h"
 
 #define CLOSER_TICK_MS   1000
@@ -58,16 +59,18 @@ struct closer {
     bool stopping;
     int checks; /* HMGETs of closed periods in flight */
     job *job;   /* the job running, or NULL */
-    /* The latest period known closed, per challenge id: no need to ask. */
+    /* The latest period known closed, and known to have had its midway
+     * digests, per challenge id: no need to ask. */
     struct {
         char ch[EVENT_NAME_MAX + 1];
-        char per[PERIOD_ID_MAX];
+        char per[PERIOD_ID_MAX], mid[PERIOD_ID_MAX];
     } known[RULES_MAX_CHALLENGES];
     size_t nknown;
 };
 
 struct job {
     closer *c;
+    bool mid; /* midway digests ("digest_at"), not a close */
     char ch[EVENT_NAME_MAX + 1];
     char chname[NAME_MAX_BYTES];
     period per, prev;
@@ -81,9 +84,11 @@ struct job {
     char k_done[KEYS_MAX], k_job[KEYS_MAX];
 };
 
-/* One check of which periods of a challenge are closed. */
+/* One check of which periods of a challenge are closed (or, for mid, of
+ * whether the current one had its midway digests). */
 struct check {
     closer *c;
+    bool mid;
     char ch[EVENT_NAME_MAX + 1];
     char ids[CLOSER_CATCHUP][PERIOD_ID_MAX]; /* oldest first */
     size_t n;
@@ -92,17 +97,30 @@ struct check {
 static void job_end(job *j);
 static void read_chunk(job *j);
 
-/* The known-closed slot of challenge id ch (made when missing). */
-static char *known_of(closer *c, const char *ch)
+/* The known-closed (or, for mid, known-digested) slot of challenge id ch,
+ * made when missing. */
+static char *known_of(closer *c, const char *ch, bool mid)
 {
-    for (size_t i = 0; i < c->nknown; i++)
-        if (strcmp(c->known[i].ch, ch) == 0)
-            return c->known[i].per;
-    if (c->nknown == RULES_MAX_CHALLENGES) /* rules changed a lot: start over */
-        c->nknown = 0;
-    snprintf(c->known[c->nknown].ch, sizeof(c->known[0].ch), "%s", ch);
-    c->known[c->nknown].per[0] = '\0';
-    return c->known[c->nknown++].per;
+    size_t i = 0;
+    while (i < c->nknown && strcmp(c->known[i].ch, ch) != 0)
+        i++;
+    if (i == c->nknown) {
+        if (c->nknown == RULES_MAX_CHALLENGES) /* rules changed a lot: start over */
+            c->nknown = i = 0;
+        snprintf(c->known[i].ch, sizeof(c->known[0].ch), "%s", ch);
+        c->known[i].per[0] = c->known[i].mid[0] = '\0';
+        c->nknown++;
+    }
+    return mid ? c->known[i].mid : c->known[i].per;
+}
+
+/* When the midway digests of period per of ch are due (Unix s). */
+static int64_t midway_at(const rules_challenge *ch, const period *per)
+{
+    if (ch->period.kind == PERIOD_INTERVAL)
+        return per->start + ch->digest_at;
+    int64_t local = period_local_day(ch->zone, per->start) * 86400 + ch->digest_at;
+    return ch->zone ? tz_local_to_utc(ch->zone, local) : local;
 }
 
 /* The latest period of ch that is over at `now`; false when none is. */
@@ -275,10 +293,14 @@ static void job_end(job *j)
 static void on_finish(void *arg, const store_reply *r)
 {
     job *j = arg;
-    if (r != NULL && store_reply_int(r) == 1) {
+    if (r != NULL && store_reply_int(r) == 1 && j->mid) {
+        log_info("midway digests of %s period %s: %" PRId64 " leaders in %.1f s", j->ch, j->per.id,
+                 j->walked, (double)(util_now_ms() - j->started_ms) / 1000);
+        snprintf(known_of(j->c, j->ch, true), PERIOD_ID_MAX, "%s", j->per.id);
+    } else if (r != NULL && store_reply_int(r) == 1) {
         log_info("closed %s period %s: %" PRId64 " leaders in %.1f s", j->ch, j->per.id, j->walked,
                  (double)(util_now_ms() - j->started_ms) / 1000);
-        snprintf(known_of(j->c, j->ch), PERIOD_ID_MAX, "%s", j->per.id);
+        snprintf(known_of(j->c, j->ch, j->mid), PERIOD_ID_MAX, "%s", j->per.id);
     } else if (r != NULL) {
         log_warn("closing %s %s: %s", j->ch, j->per.id,
                  store_reply_is_error(r) ? store_reply_str(r, NULL)
@@ -297,12 +319,22 @@ static void finish(job *j)
     args_str(&a, j->k_done);
     args_str(&a, j->k_job);
     keys_leader(key, c->org, "closedp", j->ch);
-    args_str(&a, key);
+    args_str(&a, j->mid ? j->k_job : key); /* the job key again: not listed */
     keys_org(key, c->org, "retain");
     args_str(&a, key);
     args_str(&a, "finish");
     args_str(&a, c->owner);
     args_str(&a, j->per.id);
+    if (j->mid) { /* the record is when it was done; nothing expires or is announced */
+        args_int(&a, now);
+        args_int(&a, now);
+        args_int(&a, 0);
+        args_str(&a, "");
+        args_str(&a, "");
+        if (!args_send(j, &a, 4, on_finish))
+            job_end(j);
+        return;
+    }
     args_str(&a, j->archive);
     args_int(&a, now);
     args_int(&a, c->retention > 0 ? now + c->retention : 0);
@@ -346,11 +378,11 @@ static char *digest_json(const job *j, const char *leader, const char *name, int
 {
     char at[32];
     util_format_rfc3339(util_now_ms(), at);
-    json_t *d =
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:I, s:I, s:s, s:s}", "type", "final",
-                  "challenge", j->ch, "challenge_name", j->chname, "period", j->per.id, "leader",
-                  leader, "name", name, "rank", (json_int_t)rank, "tied", tied, "score",
-                  (json_int_t)score, "streak", (json_int_t)streak, "text", text, "at", at);
+    json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:I, s:I, s:s, s:s}", "type",
+                          j->mid ? "midway" : "final", "challenge", j->ch, "challenge_name",
+                          j->chname, "period", j->per.id, "leader", leader, "name", name, "rank",
+                          (json_int_t)rank, "tied", tied, "score", (json_int_t)score, "streak",
+                          (json_int_t)streak, "text", text, "at", at);
     if (d == NULL)
         abort();
     json_object_set_new(d, "movement",
@@ -411,7 +443,7 @@ static void on_chunk(void *arg, const store_reply *r)
         args_str(&a, key);
     }
     int nkeys = a.n;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !j->mid; i++) { /* places are for closes */
         int64_t rank = store_reply_int(store_reply_at(r, 4 + F * i));
         if (rank > 3)
             break;
@@ -424,7 +456,9 @@ static void on_chunk(void *arg, const store_reply *r)
     args_str(&a, c->owner);
     args_int(&a, util_now_ms());
     args_int(&a, CLOSER_LEASE_MS);
-    args_int(&a, 1);
+    args_int(&a, 2);
+    args_str(&a, "step");
+    args_str(&a, "walk");
     args_str(&a, "cursor");
     j->cursor = more ? j->cursor + (int64_t)n : -1;
     j->walked += (int64_t)n;
@@ -450,7 +484,7 @@ static void on_chunk(void *arg, const store_reply *r)
         json_t *p = profile && *profile ? json_loads(profile, 0, NULL) : NULL;
         const char *name = json_string_value(json_object_get(p, "name"));
         int64_t streak = j->count ? 0 : streak_of(days, j->ref_day);
-        closer_digest_text(text, sizeof(text), true, j->chname, rank, tied, score,
+        closer_digest_text(text, sizeof(text), !j->mid, j->chname, rank, tied, score,
                            rank > 1 ? above_rank : 0, above, j->count, j->activity,
                            j->activity_points);
         char *dj = digest_json(j, id, name ? name : id, rank, tied, score, prev,
@@ -565,14 +599,23 @@ static void on_claim(void *arg, const store_reply *r)
     const char *what = store_reply_str(store_reply_at(r, 0), NULL);
     if (what == NULL || strcmp(what, "go") != 0) {
         if (what && strcmp(what, "done") == 0)
-            snprintf(known_of(j->c, j->ch), PERIOD_ID_MAX, "%s", j->per.id);
+            snprintf(known_of(j->c, j->ch, j->mid), PERIOD_ID_MAX, "%s", j->per.id);
         job_end(j);
         return;
     }
     const char *step = store_reply_str(store_reply_at(r, 1), NULL);
     const char *archive = store_reply_str(store_reply_at(r, 3), NULL);
     j->cursor = store_reply_int(store_reply_at(r, 2));
-    if (step && strcmp(step, "walk") == 0 && archive && *archive) {
+    bool walk = step && strcmp(step, "walk") == 0;
+    if (j->mid) { /* no archive: straight to the walk */
+        if (!walk)
+            j->cursor = 0;
+        log_info("midway digests of %s period %s", j->ch, j->per.id);
+        if (j->cursor < 0)
+            finish(j);
+        else
+            read_chunk(j);
+    } else if (walk && archive && *archive) {
         j->archive = strdup(archive);
         if (j->archive == NULL)
             abort();
@@ -588,8 +631,9 @@ static void on_claim(void *arg, const store_reply *r)
     }
 }
 
-/* Starts closing period per of challenge ch. */
-static void job_start(closer *c, const rules *r, const rules_challenge *ch, const period *per)
+/* Starts closing period per of challenge ch, or (mid) its midway digests. */
+static void job_start(closer *c, const rules *r, const rules_challenge *ch, const period *per,
+                      bool mid)
 {
     job *j = calloc(1, sizeof(*j));
     if (j == NULL)
@@ -601,10 +645,11 @@ static void job_start(closer *c, const rules *r, const rules_challenge *ch, cons
     j->per = *per;
     j->has_prev = period_previous(&ch->period, per, &j->prev);
     j->count = ch->scoring == RULES_SCORE_COUNT;
-    j->ref_day = period_local_day(ch->zone, per->end - 1);
+    j->mid = mid;
+    j->ref_day = period_local_day(ch->zone, mid ? j->started_ms / 1000 : per->end - 1);
     suggest(j, r, ch);
-    keys_leader(j->k_done, c->org, "periods", ch->id);
-    keys_team_board(j->k_job, c->org, "job:close", ch->id, per->id);
+    keys_leader(j->k_done, c->org, mid ? "digested" : "periods", ch->id);
+    keys_team_board(j->k_job, c->org, mid ? "job:digest" : "job:close", ch->id, per->id);
     c->job = j;
     char now[24], lease[24];
     util_i64toa(util_now_ms(), now);
@@ -629,9 +674,9 @@ static void on_check(void *arg, const store_reply *r)
         period per;
         const rules_challenge *ch = &rs->challenges[ci];
         if (i == k->n)
-            snprintf(known_of(c, k->ch), PERIOD_ID_MAX, "%s", k->ids[k->n - 1]);
+            snprintf(known_of(c, k->ch, k->mid), PERIOD_ID_MAX, "%s", k->ids[k->n - 1]);
         else if (c->job == NULL && period_resolve(&ch->period, k->ids[i], 0, &per))
-            job_start(c, rs, ch, &per);
+            job_start(c, rs, ch, &per, k->mid);
     }
     free(k);
 }
@@ -640,7 +685,7 @@ static void on_check(void *arg, const store_reply *r)
 static void check(closer *c, const rules_challenge *ch, int64_t now)
 {
     period p;
-    if (!due_period(ch, now, &p) || strcmp(known_of(c, ch->id), p.id) == 0)
+    if (!due_period(ch, now, &p) || strcmp(known_of(c, ch->id, false), p.id) == 0)
         return;
     struct check *k = calloc(1, sizeof(*k));
     if (k == NULL)
@@ -667,6 +712,40 @@ static void check(closer *c, const rules_challenge *ch, int64_t now)
         return;
     }
     c->checks++;
+}
+
+/* Asks whether the current period of ch had its midway digests, once due. */
+static void check_mid(closer *c, const rules_challenge *ch, int64_t now)
+{
+    period p;
+    if (ch->digest_at < 0 || !period_at(&ch->period, now, &p) || now < midway_at(ch, &p) ||
+        strcmp(known_of(c, ch->id, true), p.id) == 0)
+        return;
+    struct check *k = calloc(1, sizeof(*k));
+    if (k == NULL)
+        abort();
+    k->c = c;
+    k->mid = true;
+    k->n = 1;
+    snprintf(k->ch, sizeof(k->ch), "%s", ch->id);
+    snprintf(k->ids[0], PERIOD_ID_MAX, "%s", p.id);
+    char key[KEYS_MAX];
+    keys_leader(key, c->org, "digested", ch->id);
+    const char *argv[] = {"HMGET", key, k->ids[0]};
+    if (store_command(c->a->st, on_check, k, 3, argv, NULL) < 0) {
+        free(k);
+        return;
+    }
+    c->checks++;
+}
+
+/* Looks for work on every challenge: closes first, then midway digests. */
+static void look(closer *c, const rules *r, int64_t now)
+{
+    for (size_t i = 0; i < r->n_challenges; i++)
+        check(c, &r->challenges[i], now);
+    for (size_t i = 0; i < r->n_challenges; i++)
+        check_mid(c, &r->challenges[i], now);
 }
 
 /* Reply of a sweep: nothing to do but note failures. */
@@ -702,8 +781,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     sweep(c, now);
     if (c->job != NULL || c->checks > 0)
         return;
-    for (size_t i = 0; i < r->n_challenges; i++)
-        check(c, &r->challenges[i], now);
+    look(c, r, now);
 }
 
 /* After a job: look for the next one at once, without sweeping again. */
@@ -715,9 +793,7 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
     const rules *r = ingest_rules(c->a->in);
     if (c->stopping || r == NULL || !store_ready(c->a->st) || c->job || c->checks > 0)
         return;
-    int64_t now = util_now_ms() / 1000;
-    for (size_t i = 0; i < r->n_challenges; i++)
-        check(c, &r->challenges[i], now);
+    look(c, r, util_now_ms() / 1000);
 }
 
 closer *closer_new(app *a, const char *org, int64_t retention)

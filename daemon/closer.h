@@ -23,6 +23,10 @@
  * Events for a closed period are refused by time already (scoring.c), so
  * the board is frozen before the closer reads it.
  *
+ * A challenge with "digest_at" also gets midway digests once per period, at
+ * that moment (or when a daemon is back, while the period runs): the same
+ * walk, with current ranks and no badges, as job:digest and digested:{ch}.
+ *
  * Every second the closer also sweeps what has outlived `retention`:
  * boards go with UNLINK, which frees them in Redis's background thread.
  */

@@ -58,6 +58,8 @@
  *                                         archive (close.lua)
  *   podium:{org}:retain             zset  keys (and "period {ch} {per}" records) -> Unix s
  *                                         after which the closer deletes them
+ *   podium:{org}:job:digest:{ch}:{per}  hash  midway digests in progress, as job:close
+ *   podium:{org}:digested:{ch}      hash  period -> Unix s its midway digests were done
  *   podium:{org}:digest:{l}         hash  ch -> l's latest digest in ch (JSON, closer.c)
  *   podium:{org}:push               channel  "closed {ch} {per}" once a period is closed
  *   podium:{org}:rules:changed      channel  rules.lua PUBLISHes each new version here

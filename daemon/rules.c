@@ -30,6 +30,7 @@
  */
 #include "rules.h"
 
+#include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
@@ -908,14 +909,73 @@ static void parse_zone(pctx *c, json_t *v, rules_challenge *ch)
     jpath_pop(&c->path, old);
 }
 
+/* Reads "digest_at": "thursday 10:00" (weeks) or a duration after the
+ * period's start ("3d10h" is not a duration: "82h" is), into ch->digest_at
+ * as seconds after the period's local start. */
+static void parse_digest_at(pctx *c, json_t *v, rules_challenge *ch)
+{
+    static const char what[] = "a weekday and local time such as \"thursday 10:00\" (weeks), "
+                               "or a duration after the period starts such as \"82h\"";
+    size_t old;
+    json_t *d = enter_as(c, v, "digest_at", false, what, is_string, &old);
+    if (d == NULL)
+        goto out;
+    const char *s = json_string_value(d);
+    char day[16];
+    int hh, mm, n = 0;
+    int64_t secs, span = 0;
+    if (sscanf(s, "%15[a-z] %2d:%2d%n", day, &hh, &mm, &n) == 3 && s[n] == '\0') {
+        int wd = period_weekday_parse(day);
+        if (ch->period.kind != PERIOD_WEEK) {
+            fail(c, "a weekday only goes with \"period\": \"week\"; give a duration "
+                    "after the period starts, such as \"82h\"");
+        } else if (wd < 0 || hh < 0 || hh > 23 || mm < 0 || mm > 59 || strlen(s) != (size_t)n ||
+                   s[n - 3] != ':') {
+            fail_string(c, what, d);
+        } else {
+            ch->digest_at =
+                (int64_t)((wd - ch->period.week_start + 7) % 7) * 86400 + hh * 3600 + mm * 60;
+        }
+        goto out;
+    }
+    switch (ch->period.kind) {
+    case PERIOD_WEEK:
+        span = 7 * 86400;
+        break;
+    case PERIOD_MONTH:
+        span = 28 * 86400;
+        break;
+    case PERIOD_INTERVAL:
+        span = ch->period.length;
+        break;
+    case PERIOD_FIXED:
+        span = ch->period.fixed_end - ch->period.fixed_start;
+        break;
+    default:
+        fail(c, "not with \"period\": \"all\", which never ends");
+        goto out;
+    }
+    if (!util_parse_duration(s, LENGTH_MAX, &secs))
+        fail_string(c, what, d);
+    else if (span > 0 && secs >= span)
+        fail(c,
+             "expected a time before the period ends (within %" PRId64 "s of its start), got "
+             "\"%s\"",
+             span, s);
+    else
+        ch->digest_at = secs;
+out:
+    jpath_pop(&c->path, old);
+}
+
 /* Checks and compiles one challenge object v into ch; `ids` holds the
  * challenge ids met so far. */
 static void parse_challenge(pctx *c, json_t *v, rules_challenge *ch, json_t *ids)
 {
-    static const char *const members[] = {"id",          "name",         "period",     "timezone",
-                                          "week_starts", "grace",        "activities", "scoring",
-                                          "goals",       "teams",        "leaders",    "starts",
-                                          "ends",        "team_ranking", "length",     NULL};
+    static const char *const members[] = {
+        "id",         "name",         "period", "timezone",  "week_starts", "grace",
+        "activities", "scoring",      "goals",  "teams",     "leaders",     "starts",
+        "ends",       "team_ranking", "length", "digest_at", NULL};
     static const char *const periods[] = {"week", "month", "fixed", "all", "interval", NULL};
     static const period_kind kinds[] = {PERIOD_WEEK, PERIOD_MONTH, PERIOD_FIXED, PERIOD_ALL,
                                         PERIOD_INTERVAL};
@@ -928,6 +988,7 @@ static void parse_challenge(pctx *c, json_t *v, rules_challenge *ch, json_t *ids
     size_t old;
 
     ch->grace = GRACE_DEFAULT;
+    ch->digest_at = -1;
     if (!json_is_object(v)) {
         fail(c, "expected a challenge object, got %s", kind_of(v));
         return;
@@ -992,6 +1053,8 @@ static void parse_challenge(pctx *c, json_t *v, rules_challenge *ch, json_t *ids
         (void)get_time(c, v, "starts", true, &ch->period.fixed_start);
         (void)get_duration_in(c, v, "length", true, 1, LENGTH_MAX, WHAT_LENGTH, &ch->period.length);
     }
+    if (pk >= 0)
+        parse_digest_at(c, v, ch);
 }
 
 /* Frees what a challenge owns (not the struct itself). */

@@ -61,6 +61,8 @@ typedef struct rules_challenge {
     int64_t grace;      /* seconds after a period's end during which it still takes events */
     rules_scoring scoring;
     bool team_average; /* team boards rank by points per member who scored, not by total */
+    int64_t digest_at; /* mid-period digests: seconds of local time after the period's
+                        * local start (interval: after its start); -1 = none */
     bool counts[RULES_MAX_ACTIVITIES]; /* counts[i]: activity i scores here */
     rules_goal *goals;
     size_t n_goals;

@@ -162,6 +162,27 @@ class CloseOnceTest(CloseTestCase):
         self.assertProblem(self.req("GET", "/v1/challenges/quick/periods", auth=None), 401)
 
 
+class MidwayDigestTest(CloseTestCase):
+    rules = {**RULES, "challenges": [dict(RULES["challenges"][0], digest_at="2s")]}
+
+    def test_midway_digests_once_per_period_then_final_ones(self):
+        pid = self.play()
+        d = wait_until(lambda: (self.challenge_of("bob")["digest"] or {}).get("type") == "midway"
+                       and self.challenge_of("bob")["digest"], timeout=LENGTH, interval=0.1,
+                       what="midway digest")
+        self.assertEqual(d["period"], pid)
+        self.assertEqual(d["text"], "You share 2nd place in Quick sprint, 50 points behind 1st; "
+                                    "a stakeholder interaction is worth 30 points.")
+        self.assertIsNotNone(self.r("HGET", self.key("digested", "quick"), pid))
+        self.assertIn("midway digests of quick period " + pid, self.d.log())
+        self.record(pid)
+        final = self.challenge_of("bob")["digest"]
+        self.assertEqual((final["type"], final["period"]), ("final", pid))
+        self.assertEqual(self.d.log().count("midway digests of quick period %s:" % pid), 1)
+        # No place badges from a midway digest: only the close's.
+        self.assertEqual([b["period"] for b in self.challenge_of("amy")["badges"]], [pid])
+
+
 class CloseAfterRestartTest(CloseTestCase):
     def test_a_daemon_down_at_the_boundary_closes_when_back(self):
         pid = self.play()

@@ -215,6 +215,35 @@ static void test_id_list_limits(void **state)
 }
 
 /* Defaults and accepted edge values compile as documented. */
+/* "digest_at" compiles to seconds after the period's local start. */
+static void test_digest_at(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *doc;
+        int64_t want;
+    } cases[] = {
+        {DOC("", ""), -1},
+        {DOC("", ",'digest_at':'thursday 10:00'"), 3 * 86400 + 36000},
+        {DOC("", ",'digest_at':'monday 0:05'"), 300},
+        {DOC("", ",'week_starts':'sunday','digest_at':'thursday 10:00'"), 4 * 86400 + 36000},
+        {DOC("", ",'week_starts':'friday','digest_at':'thursday 23:59'"), 6 * 86400 + 86340},
+        {DOC("", ",'digest_at':'82h'"), 82 * 3600},
+        {"{" ACTS ",'challenges':[{'id':'m','name':'M','period':'month','digest_at':'14d',"
+         "'activities':['post']}]}",
+         14 * 86400},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        errlist errs = {0};
+        rules *r = parse_q(cases[i].doc, &errs);
+        if (r == NULL)
+            dump(cases[i].doc, &errs);
+        assert_non_null(r);
+        assert_int_equal(r->challenges[0].digest_at, cases[i].want);
+        rules_free(r);
+    }
+}
+
 static void test_defaults_and_edges(void **state)
 {
     (void)state;
@@ -497,6 +526,20 @@ static void test_single_errors(void **state)
          "/challenges/0/ends", "only allowed with \"period\": \"fixed\""},
         {DOC("", ",'length':'14d'"), "/challenges/0/length",
          "only allowed with \"period\": \"interval\""},
+        /* midway digests */
+        {DOC("", ",'digest_at':'funday 10:00'"), "/challenges/0/digest_at",
+         "expected a weekday and local time such as \"thursday 10:00\""},
+        {DOC("", ",'digest_at':'thursday 25:00'"), "/challenges/0/digest_at",
+         "got \"thursday 25:00\""},
+        {DOC("", ",'digest_at':'7d'"), "/challenges/0/digest_at",
+         "expected a time before the period ends (within 604800s of its start), got \"7d\""},
+        {DOC("", ",'digest_at':3"), "/challenges/0/digest_at", "got a number"},
+        {"{" ACTS ",'challenges':[{'id':'m','name':'M','period':'month','digest_at':'thursday "
+         "10:00','activities':['post']}]}",
+         "/challenges/0/digest_at", "a weekday only goes with \"period\": \"week\""},
+        {"{" ACTS ",'challenges':[{'id':'a','name':'A','period':'all','digest_at':'1d',"
+         "'activities':['post']}]}",
+         "/challenges/0/digest_at", "not with \"period\": \"all\""},
         /* text that is not JSON */
         {"", "", "invalid JSON at line 1, column 0"},
         {"{'activities':{'post':{'points':1},'post':{'points':2}}}", "",
@@ -845,17 +888,12 @@ static void test_points_saturate(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_spec_example),
-        cmocka_unit_test(test_id_list_limits),
-        cmocka_unit_test(test_defaults_and_edges),
-        cmocka_unit_test(test_single_errors),
-        cmocka_unit_test(test_typo),
-        cmocka_unit_test(test_many_errors),
-        cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_bad_text),
-        cmocka_unit_test(test_points),
-        cmocka_unit_test(test_points_saturate),
-        cmocka_unit_test(test_docs_example),
+        cmocka_unit_test(test_spec_example),       cmocka_unit_test(test_id_list_limits),
+        cmocka_unit_test(test_defaults_and_edges), cmocka_unit_test(test_digest_at),
+        cmocka_unit_test(test_single_errors),      cmocka_unit_test(test_typo),
+        cmocka_unit_test(test_many_errors),        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_bad_text),           cmocka_unit_test(test_points),
+        cmocka_unit_test(test_points_saturate),    cmocka_unit_test(test_docs_example),
         cmocka_unit_test(test_examples_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
