@@ -60,34 +60,44 @@ struct text {
     size_t n, cap;
 };
 
+/* Makes room for n more bytes and a NUL. */
+static void text_reserve(struct text *t, size_t n)
+{
+    if (t->n + n + 1 <= t->cap)
+        return;
+    size_t cap = t->cap ? t->cap : 256;
+    while (t->n + n + 1 > cap)
+        cap *= 2;
+    char *s = realloc(t->s, cap);
+    if (s == NULL)
+        abort();
+    t->s = s;
+    t->cap = cap;
+}
+
 /* Appends n bytes of p. */
 static void text_add(struct text *t, const char *p, size_t n)
 {
-    if (t->n + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 256;
-        while (t->n + n + 1 > cap)
-            cap *= 2;
-        char *s = realloc(t->s, cap);
-        if (s == NULL)
-            abort();
-        t->s = s;
-        t->cap = cap;
-    }
+    text_reserve(t, n);
     memcpy(t->s + t->n, p, n);
     t->n += n;
     t->s[t->n] = '\0';
 }
 
-/* Appends a formatted string. */
+/* Appends a formatted string, whatever its length. */
 __attribute__((format(printf, 2, 3))) static void text_printf(struct text *t, const char *fmt, ...)
 {
-    char buf[512];
-    va_list ap;
+    va_list ap, ap2;
     va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (n > 0)
-        text_add(t, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+    if (n > 0) {
+        text_reserve(t, (size_t)n);
+        vsnprintf(t->s + t->n, t->cap - t->n, fmt, ap2);
+        t->n += (size_t)n;
+    }
+    va_end(ap2);
 }
 
 /* Appends s with Slack mrkdwn's control characters as entities. */
@@ -310,13 +320,15 @@ static json_t *render_teams(const char *type, const json_t *p)
         json_t *facts = json_array();
         for (size_t i = 0; i < json_array_size(m.rows); i++) {
             const json_t *row = json_array_get(m.rows, i);
-            char title[32], value[600], mv[32];
+            char title[32], mv[32];
+            struct text value = {0};
             int64_t score = num(row, "score");
             movement(row, mv);
             snprintf(title, sizeof(title), "%" PRId64 ".", num(row, "rank"));
-            snprintf(value, sizeof(value), "%s \xE2\x80\x94 %" PRId64 " %s %s", row_name(row),
-                     score, points_word(score), mv);
-            json_array_append_new(facts, json_pack("{s:s, s:s}", "title", title, "value", value));
+            text_printf(&value, "%s \xE2\x80\x94 %" PRId64 " %s %s", row_name(row), score,
+                        points_word(score), mv);
+            json_array_append_new(facts, json_pack("{s:s, s:s}", "title", title, "value", value.s));
+            free(value.s);
         }
         json_array_append_new(body, json_pack("{s:s, s:o}", "type", "FactSet", "facts", facts));
     }
