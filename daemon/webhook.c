@@ -708,6 +708,11 @@ int webhook_enqueue(webhook *w, const char *org, const char *type, size_t n,
         size_t kl = keys[i] ? strlen(keys[i]) : 0;
         if (kl == 0 || kl > WEBHOOK_KEY_CHARS || payloads[i] == NULL)
             return -1;
+        json_t *p = json_loadb(payloads[i], lens[i], 0, NULL); /* else it fails at each send */
+        bool object = json_is_object(p);
+        json_decref(p);
+        if (!object)
+            return -1;
     }
     struct call *c = call_new(w);
     c->done = cb;

@@ -81,8 +81,8 @@ void webhook_free(webhook *w);
  * WEBHOOK_ENQUEUE_MAX (the closer sends ~500 per call). Arguments are
  * copied. Returns 0, and cb fires exactly once, later, from the event loop;
  * or -1 when Redis is not ready, the engine is stopping, or an argument is
- * bad (unknown type, n out of range, an empty or too long key), and cb
- * never fires.
+ * bad (unknown type, n out of range, an empty or too long key, a payload
+ * that is not a JSON object), and cb never fires.
  */
 int webhook_enqueue(webhook *w, const char *org, const char *type, size_t n,
                     const char *const *keys, const char *const *payloads, const size_t *lens,

@@ -226,8 +226,9 @@ static void message_build(struct message *m, const char *type, const json_t *p)
         else
             text_printf(&m->summary, "%s has not scored in %s yet.", row_name(p), chname);
         m->sentence = str(p, "text");
-        text_printf(&m->context, "Streak: %" PRId64 " days. Score: %" PRId64 ".", num(p, "streak"),
-                    score);
+        int64_t streak = num(p, "streak");
+        text_printf(&m->context, "Streak: %" PRId64 " %s. Score: %" PRId64 ".", streak,
+                    streak == 1 ? "day" : "days", score);
     } else {
         text_printf(&m->title, "Podium test event");
         text_printf(&m->summary, "This is a test delivery from Podium: the webhook works.");

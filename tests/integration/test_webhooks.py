@@ -82,7 +82,11 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(http.server.ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                pass  # a client that gave up (a timeout, a stopping daemon) is expected
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -406,6 +410,25 @@ class OutboxTest(WebhookCase):
         self.assertEqual(sorted(json.loads(q["body"])["data"]["leader"] for q in reqs),
                          sorted("l%d" % i for i in range(n)))
         self.assertTrue(all(q["valid"] for q in reqs))
+
+    def test_attempts_running_at_the_drain_end_are_given_back(self):
+        self.rx.plan = [(200, {}, 11.0)]
+        args = FAST[:4] + ("--webhook_timeout", "30s")  # a lease of 65 s
+        self.d.stop(signal.SIGTERM)
+        d = self.start_daemon(extra_args=args, name="first")
+        self.d = d
+        wid = self.register()["id"]
+        self.enqueue("digest", [DIGEST], ["digest:slow"])
+        first = self.rx.wait(1)[0]
+        t0 = time.monotonic()
+        self.assertEqual(d.stop(signal.SIGTERM, timeout=15), 0)
+        self.assertLess(time.monotonic() - t0, 10.8)
+        self.assertIn("given back", d.log())
+        self.d = self.start_daemon(extra_args=args, name="second")
+        reqs = self.rx.wait(2, timeout=5)  # at once, not when the lease ends
+        self.assertEqual(reqs[1]["headers"]["webhook-id"], first["headers"]["webhook-id"])
+        done = self.wait_finished(wid, 1)["deliveries"][0]
+        self.assertEqual((done["attempts"], done["statuses"], done["outcome"]), (1, [200], "delivered"))
 
     def test_two_daemons_share_the_outbox(self):
         self.rx.default = (200, {}, 0.1)
