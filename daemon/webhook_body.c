@@ -287,16 +287,18 @@ static void slack_section(const struct message *m, const char *type, struct text
 static json_t *render_slack(const char *type, const json_t *p)
 {
     struct message m;
-    struct text section = {0}, ctx = {0};
+    struct text section = {0}, ctx = {0}, text = {0};
     message_build(&m, type, p);
     slack_section(&m, type, &section);
     text_mrkdwn(&ctx, m.context.s);
+    text_mrkdwn(&text, m.summary.s); /* the notification line is mrkdwn too */
     json_t *blocks =
         json_pack("[{s:s, s:{s:s, s:s, s:b}}, {s:s, s:{s:s, s:s}}, {s:s, s:[{s:s, s:s}]}]", "type",
                   "header", "text", "type", "plain_text", "text", m.title.s, "emoji", 1, "type",
                   "section", "text", "type", "mrkdwn", "text", section.s, "type", "context",
                   "elements", "type", "mrkdwn", "text", ctx.s);
-    json_t *body = json_pack("{s:s, s:o}", "text", m.summary.s, "blocks", blocks);
+    json_t *body = json_pack("{s:s, s:o}", "text", text.s, "blocks", blocks);
+    free(text.s);
     free(section.s);
     free(ctx.s);
     message_free(&m);

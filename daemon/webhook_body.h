@@ -14,7 +14,8 @@
  *          received" flow posts: a message with one Adaptive Card 1.4
  *
  * User text (challenge and leader names) is JSON-escaped everywhere, and in
- * Slack's mrkdwn its control characters &, < and > are written as entities.
+ * Slack's mrkdwn (the text, the section and the context, not the plain-text
+ * header) its control characters &, < and > are written as entities.
  */
 #ifndef PODIUM_WEBHOOK_BODY_H
 #define PODIUM_WEBHOOK_BODY_H

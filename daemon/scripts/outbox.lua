@@ -193,13 +193,14 @@ if op == 'report' then
   end
   call('ZREM', DUE, id)
   call('HDEL', RECORDS, id)
+  local ep = id:match('^msg_([^_]+)_')
+  local js = call('HGET', ENDPOINTS, ep)
+  if not js then return 'ok' end -- a deleted endpoint keeps no history
   local shown = outcome == 'gone' and 'disabled' or outcome
   call('LPUSH', hist, entry(id, ty, created, attempts, codes, 'finished', now, shown))
   call('LTRIM', hist, 0, hmax - 1)
   if outcome ~= 'gone' then return 'ok' end
-  local ep = id:match('^msg_([^_]+)_')
-  local js = call('HGET', ENDPOINTS, ep)
-  if js then
+  do
     local e = cjson.decode(js)
     e.disabled = true
     e.disabled_at = now

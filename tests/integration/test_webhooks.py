@@ -144,12 +144,13 @@ class WebhookCase(PodiumTestCase):
         self.rx.secret = j["secret"]
         return j
 
-    def enqueue(self, type, payloads, keys=None, only=""):
-        """Runs outbox.lua's enqueue as webhook_enqueue does; returns its answer."""
+    def enqueue(self, type, payloads, keys=None, only="", at=None):
+        """Runs outbox.lua's enqueue as webhook_enqueue does (at Unix ms `at`,
+        default now); returns its answer."""
         k = ["podium:{%s}:%s" % (ORG, s) for s in ("webhooks", "wh:due", "wh:out", "wh:seq")]
         if keys:
             k += ["podium:{%s}:wh:key:%s" % (ORG, key) for key in keys]
-        args = ["enqueue", type, now_ms(), 345600, only] + [json.dumps(p) for p in payloads]
+        args = ["enqueue", type, at or now_ms(), 345600, only] + [json.dumps(p) for p in payloads]
         return self.r("EVAL", OUTBOX_LUA, len(k), *k, *args)
 
     def deliveries(self, wid):
@@ -319,6 +320,34 @@ class DeliveryTest(WebhookCase):
         hist = self.wait_finished(wid, 1)["deliveries"][0]
         self.assertEqual(hist["statuses"][0], "timeout")
         self.assertEqual(hist["outcome"], "delivered")
+
+    def test_failed_for_good_after_three_days(self):
+        self.rx.default = (500, {}, 0)
+        wid = self.register()["id"]
+        self.enqueue("digest", [DIGEST], ["digest:old"], at=now_ms() - 3 * 86400 * 1000 - 1000)
+        done = self.wait_finished(wid, 1)["deliveries"][0]
+        self.assertEqual((done["attempts"], done["statuses"], done["outcome"]), (1, [500], "failed"))
+        self.assertEqual(self.deliveries(wid)["pending"], [])
+        self.assertEqual(self.r("ZCARD", self.key("wh", "due")), 0)
+        self.assertEqual(self.r("HLEN", self.key("wh", "out")), 0)
+
+    def test_pending_deliveries_are_listed_and_deleted_with_the_endpoint(self):
+        self.rx.default = (500, {}, 0)
+        self.d.stop(signal.SIGTERM)
+        d = self.start_daemon(extra_args=FAST[:2] + ("--webhook_retry_base", "600000"), name="slow")
+        self.d = d
+        wid = self.register()["id"]
+        self.enqueue("digest", [DIGEST], ["digest:p"])
+        pend = wait_until(lambda: self.deliveries(wid)["pending"] and
+                          self.deliveries(wid)["pending"][0]["attempts"] >= 1 and
+                          self.deliveries(wid)["pending"], what="a pending retry")
+        self.assertEqual((pend[0]["type"], set(pend[0]["statuses"]), pend[0]["outcome"]),
+                         ("digest", {500}, "pending"))
+        self.assertRegex(pend[0]["next_attempt"], r"^\d{4}-")
+        self.assertEqual(self.req("DELETE", "/v1/admin/webhooks/" + wid).status, 204)
+        self.assertEqual(self.r("ZCARD", self.key("wh", "due")), 0)
+        self.assertEqual(self.r("HLEN", self.key("wh", "out")), 0)
+        self.assertEqual(self.r("EXISTS", self.key("wh", "hist", wid)), 0)
 
     def test_410_disables_the_endpoint(self):
         self.rx.default = (410, {}, 0)

@@ -130,9 +130,8 @@ static void test_json(void **state)
 static void test_slack_closed(void **state)
 {
     json_t *j = render(WEBHOOK_FORMAT_SLACK, "period_closed", closed);
-    assert_string_equal(at(j, "text"),
-                        "Weekly <social> & more, 2026-W48 is over. Winner: Amy <b> with 120 "
-                        "points.");
+    assert_string_equal(at(j, "text"), "Weekly &lt;social&gt; &amp; more, 2026-W48 is over. "
+                                       "Winner: Amy &lt;b&gt; with 120 points.");
     assert_int_equal(json_array_size(json_object_get(j, "blocks")), 3);
     assert_string_equal(at(j, "blocks/0/type"), "header");
     assert_string_equal(at(j, "blocks/0/text/type"), "plain_text");
