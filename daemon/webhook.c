@@ -108,7 +108,7 @@ int64_t webhook_retry_after_ms(const char *value, int64_t now_ms)
     if (*value >= '0' && *value <= '9')
         return util_parse_i64(value, 0, 100LL * 365 * 86400, &secs) ? now_ms + secs * 1000 : -1;
     time_t t = curl_getdate(value, NULL);
-    return t < 0 ? -1 : (int64_t)t * 1000;
+    return t < 0 || t > 253402300799 ? -1 : (int64_t)t * 1000; /* at most 9999-12-31 */
 }
 
 /* A uniform random number in [0, 1). */
