@@ -17,7 +17,9 @@
  * secret "whsec_" + base64. The URL is a secret too (Slack and Teams URLs
  * carry their credentials in the path): answers show only its scheme, host
  * and port, and no message or log line holds it. Input is checked whole
- * before the first write, so a refused request stores nothing.
+ * before the first write, so a refused request stores nothing. An org has
+ * at most ENDPOINTS_MAX endpoints, which bounds a listing and the work of
+ * each enqueue.
  */
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -39,6 +41,7 @@
 
 #define URL_MAX_BYTES 2048
 #define EVENTS_MAX    8
+#define ENDPOINTS_MAX 50 /* webhooks per org */
 
 /* Answers 422 with errs if there are any; true if the input was fine. */
 static bool input_ok(http_req *q, errlist *errs)
@@ -167,39 +170,59 @@ struct reg {
     char *stored;
 };
 
-/* SADD of the org into the polled set: answer 201 with the secret, once. */
-static void on_org_noted(void *arg, const store_reply *r)
+/* Frees a registration. */
+static void reg_free(struct reg *g)
+{
+    free(g->stored);
+    free(g);
+}
+
+/* outbox.lua register's answer: 1 stored, -1 the org has ENDPOINTS_MAX
+ * endpoints already, 0 the id is taken (as good as impossible: retry). */
+static void on_registered(void *arg, const store_reply *r)
 {
     struct reg *g = arg;
     http_req *q = g->q;
-    if (r == NULL || store_reply_is_error(r)) {
-        http_unavailable(q); /* the endpoint exists; its secret is lost: the admin deletes it */
+    int64_t rc = store_reply_int(r);
+    if (r == NULL || store_reply_is_error(r) || rc == 0) {
+        http_unavailable(q);
+    } else if (rc < 0) {
+        char detail[160];
+        snprintf(detail, sizeof(detail),
+                 "This organisation has %d webhooks, the most it may have; delete one first.",
+                 ENDPOINTS_MAX);
+        http_problem(q, 409, "too-many-webhooks", detail, NULL);
     } else {
         json_t *v = endpoint_view(g->id, g->stored);
         json_object_set_new(v, "secret", json_string(g->secret));
         reply_json(q, 201, v);
     }
-    free(g->stored);
-    free(g);
+    reg_free(g);
 }
 
-/* HSETNX of the new endpoint. */
-static void on_stored(void *arg, const store_reply *r)
+/* SADD of the org into the set of polled orgs, made before the endpoint
+ * exists so that no endpoint is ever left unpolled: now store it. */
+static void on_org_noted(void *arg, const store_reply *r)
 {
     struct reg *g = arg;
     http_req *q = g->q;
-    if (r == NULL || store_reply_is_error(r) || store_reply_int(r) != 1) {
-        http_unavailable(q); /* 0: an id collision, as good as impossible; retry */
-        free(g->stored);
-        free(g);
+    if (r == NULL || store_reply_is_error(r)) {
+        http_unavailable(q);
+        reg_free(g);
         return;
     }
-    const char *argv[] = {"SADD", keys_webhook_orgs, q->who.org};
-    size_t lens[] = {4, strlen(keys_webhook_orgs), strlen(q->who.org)};
-    if (store_command(q->a->st, on_org_noted, g, 3, argv, lens) < 0) {
+    char k1[KEYS_MAX], k2[KEYS_MAX], k3[KEYS_MAX], max[24];
+    keys_org(k1, q->who.org, "webhooks");
+    keys_org(k2, q->who.org, "wh:due");
+    keys_org(k3, q->who.org, "wh:out");
+    snprintf(max, sizeof(max), "%d", ENDPOINTS_MAX);
+    const char *argv[] = {k1, k2, k3, "register", g->id, g->stored, max};
+    size_t lens[7];
+    for (int i = 0; i < 7; i++)
+        lens[i] = strlen(argv[i]);
+    if (store_script(q->a->st, STORE_SCRIPT_OUTBOX, 3, 7, argv, lens, on_registered, g) < 0) {
         http_unavailable(q);
-        free(g->stored);
-        free(g);
+        reg_free(g);
     }
 }
 
@@ -266,14 +289,11 @@ void http_webhooks_post(http_req *q)
     json_decref(stored);
     json_decref(j);
     OPENSSL_cleanse(key, sizeof(key));
-    char hash[KEYS_MAX];
-    keys_org(hash, q->who.org, "webhooks");
-    const char *argv[] = {"HSETNX", hash, g->id, g->stored};
-    size_t lens[] = {6, strlen(hash), strlen(g->id), strlen(g->stored)};
-    if (store_command(q->a->st, on_stored, g, 4, argv, lens) < 0) {
+    const char *argv[] = {"SADD", keys_webhook_orgs, q->who.org};
+    size_t lens[] = {4, strlen(keys_webhook_orgs), strlen(q->who.org)};
+    if (store_command(q->a->st, on_org_noted, g, 3, argv, lens) < 0) {
         http_unavailable(q);
-        free(g->stored);
-        free(g);
+        reg_free(g);
     }
 }
 

@@ -40,6 +40,8 @@ Operations (ARGV[1]):
            gives it back), gone (the receiver answered 410: the endpoint is
            disabled and every pending delivery to it dropped and recorded).
            -> "ok", "stale", or for gone the number of deliveries dropped.
+  register ARGV: endpoint id, endpoint JSON, most endpoints. -> 1 stored, 0
+           the id is taken, -1 the org has `most` endpoints already.
   delete   KEYS[4] the endpoint's history list. ARGV: endpoint id. The
            endpoint, its pending deliveries and its history go. -> 1, or 0
            when there was no such endpoint.
@@ -207,6 +209,11 @@ if op == 'report' then
     call('HSET', ENDPOINTS, ep, cjson.encode(e))
   end
   return drop_all(ep, hist, now, hmax)
+end
+
+if op == 'register' then
+  if call('HLEN', ENDPOINTS) >= tonumber(ARGV[4]) then return -1 end
+  return call('HSETNX', ENDPOINTS, ARGV[2], ARGV[3])
 end
 
 if op == 'delete' then

@@ -229,6 +229,15 @@ class AdminApiTest(WebhookCase):
         self.assertProblem(self.req("DELETE", "/v1/admin/webhooks/0123456789ab"), 404)
         self.assertUnchanged(before)
 
+    def test_at_most_50_per_org(self):
+        for _ in range(50):
+            self.register(events=["digest"])
+        before = self.snapshot()
+        r = self.req("POST", "/v1/admin/webhooks", json_body={"url": self.rx.url, "events": ["digest"]})
+        self.assertProblem(r, 409)
+        self.assertUnchanged(before)
+        self.assertEqual(len(self.ok(self.req("GET", "/v1/admin/webhooks"))["webhooks"]), 50)
+
     def test_admin_only(self):
         _id, reader = self.make_token("reader")
         before = self.snapshot()
