@@ -41,6 +41,7 @@
 #include "store.h"
 #include "tz.h"
 #include "util.h"
+#include "webhook.h"
 
 #define CLOSER_TICK_MS   1000
 #define CLOSER_SETTLE_S  1     /* longer than another daemon's read cache keeps a page */
@@ -49,6 +50,13 @@
 #define NAME_MAX_BYTES   512
 
 typedef struct job job;
+
+/* A growing argument list for one close.lua call (strings copied). */
+struct args {
+    char **v;
+    size_t *len;
+    int n, cap;
+};
 
 struct closer {
     app *a;
@@ -78,7 +86,10 @@ struct job {
     int64_t ref_day;                   /* streaks alive on this local day count */
     char activity[EVENT_NAME_MAX + 1]; /* suggested next, "" for none */
     int64_t activity_points;
-    char *archive; /* the record, JSON (owned) */
+    char *archive;     /* the record, JSON (owned) */
+    struct args *next; /* the call to send once webhooks are queued (owned) */
+    int next_nkeys;
+    store_cb *next_cb;
     int64_t started_ms, walked;
     int64_t cursor;
     char k_done[KEYS_MAX], k_job[KEYS_MAX];
@@ -223,13 +234,6 @@ static bool close_call(closer *c, int nkeys, int argc, const char **argv, const 
     return rc == 0;
 }
 
-/* A growing argument list for one close.lua call (strings copied). */
-struct args {
-    char **v;
-    size_t *len;
-    int n, cap;
-};
-
 /* Appends a copy of s[0..n). */
 static void args_add(struct args *a, const char *s, size_t n)
 {
@@ -283,10 +287,58 @@ static void job_end(job *j)
 {
     closer *c = j->c;
     c->job = NULL;
+    if (j->next) {
+        args_free(j->next);
+        free(j->next);
+    }
     free(j->archive);
     free(j);
     if (!c->stopping)
         event_active(c->kick, EV_TIMEOUT, 0);
+}
+
+/* The webhooks of a step are queued (or could not be): send the step. */
+static void on_enqueued(void *arg, const char *error, size_t queued, size_t skipped)
+{
+    job *j = arg;
+    struct args *a = j->next;
+    j->next = NULL;
+    if (error != NULL) {
+        log_warn("closing %s %s: queuing webhooks: %s", j->ch, j->per.id, error);
+        args_free(a);
+        free(a);
+        job_end(j);
+        return;
+    }
+    log_debug("%s %s: %zu webhook deliveries queued, %zu already were", j->ch, j->per.id, queued,
+              skipped);
+    bool ok = args_send(j, a, j->next_nkeys, j->next_cb);
+    free(a);
+    if (!ok)
+        job_end(j);
+}
+
+/* Queues n webhook events of `type` (dedupe keys and payloads copied), then
+ * sends the close.lua call in a (taken over): so a step whose call went
+ * through had its webhooks queued, and a step done again queues none twice. */
+static void enqueue_then(job *j, const char *type, size_t n, const char *const *keys,
+                         const char *const *payloads, const size_t *lens, struct args *a, int nkeys,
+                         store_cb *cb)
+{
+    webhook *w = j->c->a->wh;
+    if (w == NULL || n == 0) {
+        if (!args_send(j, a, nkeys, cb))
+            job_end(j);
+        return;
+    }
+    j->next = malloc(sizeof(*j->next));
+    if (j->next == NULL)
+        abort();
+    *j->next = *a;
+    j->next_nkeys = nkeys;
+    j->next_cb = cb;
+    if (webhook_enqueue(w, j->c->org, type, n, keys, payloads, lens, on_enqueued, j) < 0)
+        job_end(j);
 }
 
 /* Reply of finish. */
@@ -349,8 +401,15 @@ static void finish(job *j)
     }
     snprintf(msg, sizeof(msg), "period %s %s", j->ch, j->per.id);
     args_str(&a, msg);
-    if (!args_send(j, &a, 4, on_finish))
-        job_end(j);
+    /* period_closed goes to webhooks when somebody scored */
+    json_t *rec = json_loads(j->archive, 0, NULL);
+    size_t n = json_integer_value(json_object_get(rec, "leaders")) > 0;
+    json_decref(rec);
+    char wkey[WEBHOOK_KEY_CHARS + 1];
+    snprintf(wkey, sizeof(wkey), "closed:%s:%s", j->ch, j->per.id);
+    const char *keys[] = {wkey}, *payloads[] = {j->archive};
+    size_t lens[] = {strlen(j->archive)};
+    enqueue_then(j, "period_closed", n, keys, payloads, lens, &a, 4, on_finish);
 }
 
 /* Reply of a write: the step went through while the job is still ours. */
@@ -464,6 +523,12 @@ static void on_chunk(void *arg, const store_reply *r)
     j->walked += (int64_t)n;
     args_int(&a, j->cursor < 0 ? INT64_C(0) - 1 : j->cursor);
     int64_t prev_score = INT64_MIN, prev_rank = 0;
+    /* the digests also go to webhooks: dedupe key and payload per leader */
+    char(*wkeys)[WEBHOOK_KEY_CHARS + 1] = calloc(n ? n : 1, sizeof(*wkeys));
+    const char **wk = calloc(n ? n : 1, sizeof(*wk)), **wp = calloc(n ? n : 1, sizeof(*wp));
+    size_t *wl = calloc(n ? n : 1, sizeof(*wl)), nw = 0;
+    if (wkeys == NULL || wk == NULL || wp == NULL || wl == NULL)
+        abort();
     for (size_t i = 0; i < n; i++) {
         const char *id = store_reply_str(store_reply_at(r, 2 + F * i), NULL);
         int64_t score = store_reply_int(store_reply_at(r, 3 + F * i));
@@ -494,6 +559,11 @@ static void on_chunk(void *arg, const store_reply *r)
         args_str(&a, j->ch);
         args_str(&a, dj);
         free(dj);
+        snprintf(wkeys[nw], sizeof(wkeys[nw]), "digest:%s:%s:%s:%s", j->mid ? "midway" : "final",
+                 j->ch, j->per.id, id);
+        wk[nw] = wkeys[nw];
+        wp[nw] = a.v[a.n - 1];
+        wl[nw++] = a.len[a.n - 1];
         if ((int)i < nbadges && score > 0) { /* ranks 1 to 3 come first */
             static const char *const places[] = {"", "1st place", "2nd place", "3rd place"};
             args_int(&a, (int64_t)(n + 2 + i));
@@ -503,8 +573,11 @@ static void on_chunk(void *arg, const store_reply *r)
             args_str(&a, text);
         }
     }
-    if (!args_send(j, &a, nkeys, on_written))
-        job_end(j);
+    enqueue_then(j, "digest", nw, wk, wp, wl, &a, nkeys, on_written);
+    free(wkeys);
+    free(wk);
+    free(wp);
+    free(wl);
 }
 
 /* Step 2: reads the chunk of the board at the cursor. */

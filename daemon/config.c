@@ -68,7 +68,7 @@ static bool check_cors_origins(const char *value, char *msg, size_t msglen);
 #define MIB (1024 * 1024)
 #define DAY 86400
 
-/* One row each of a string, an integer with a unit, and a duration in seconds. */
+/* One row each of a string, an integer with a unit, a duration in seconds and a boolean. */
 // clang-format off
 #define S(n, def, reload, check, help) \
     {#n, SET_STRING, offsetof(config, n), 0, 0, NULL, def, reload, check, help}
@@ -76,6 +76,8 @@ static bool check_cors_origins(const char *value, char *msg, size_t msglen);
     {#n, SET_INT, offsetof(config, n), min, max, unit, def, reload, NULL, help}
 #define D(n, min, max, def, reload, help) \
     {#n, SET_DURATION, offsetof(config, n), min, max, NULL, def, reload, NULL, help}
+#define B(n, def, reload, help) \
+    {#n, SET_BOOL, offsetof(config, n), 0, 0, NULL, def, reload, NULL, help}
 // clang-format on
 
 static const struct setting settings[] = {
@@ -113,6 +115,17 @@ static const struct setting settings[] = {
       "how long an event id is remembered so that it scores once (at least 8 days)"),
     I(max_connections, 1, 1000000, "connections", "10000", true,
       "most open HTTP connections; a request on one more is answered 503 and closed"),
+    D(webhook_timeout, 1, 300, "10s", false,
+      "longest a webhook delivery attempt may take, connect included; a slower receiver "
+      "counts as a failure and is retried"),
+    I(webhook_concurrency, 1, 1000, "deliveries", "16", false,
+      "most webhook deliveries this daemon sends at once"),
+    I(webhook_retry_base, 10, 3600000, "milliseconds", "5000", false,
+      "bound of the first webhook retry's delay; each retry doubles it (full jitter, "
+      "at most 1h), for 3 days"),
+    B(webhook_allow_http, "false", false,
+      "accept http:// webhook URLs; for tests and receivers on this host only: by default "
+      "only https:// is accepted"),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

@@ -32,6 +32,12 @@ typedef struct config {
     int64_t idempotency_ttl; /* seconds */
     int64_t retention;       /* seconds a closed period's board stays; 0 = forever */
     int64_t max_connections; /* open HTTP connections at most */
+
+    /* Webhooks (webhook.c) */
+    int64_t webhook_timeout;     /* seconds: connect and whole-attempt limit */
+    int64_t webhook_concurrency; /* deliveries in flight at most, per daemon */
+    int64_t webhook_retry_base;  /* milliseconds: the first retry's delay bound */
+    bool webhook_allow_http;     /* accept http:// URLs (tests, local receivers) */
 } config;
 
 /* Fills cfg with the defaults. Strings are owned by cfg (config_free). */

@@ -128,6 +128,13 @@ static const struct route {
     {EVHTTP_REQ_POST, "/v1/admin/challenges/*/rescore", ACCESS_ADMIN, http_rescore_post},
     {EVHTTP_REQ_POST, "/v1/admin/adjustments", ACCESS_ADMIN, http_adjust_post},
     {EVHTTP_REQ_GET, "/v1/admin/adjustments", ACCESS_ADMIN, http_adjust_list},
+    {EVHTTP_REQ_POST, "/v1/admin/webhooks", ACCESS_ADMIN, http_webhooks_post},
+    {EVHTTP_REQ_GET, "/v1/admin/webhooks", ACCESS_ADMIN, http_webhooks_list},
+    {EVHTTP_REQ_GET, "/v1/admin/webhooks/*", ACCESS_ADMIN, http_webhooks_get},
+    {EVHTTP_REQ_DELETE, "/v1/admin/webhooks/*", ACCESS_ADMIN, http_webhooks_delete},
+    {EVHTTP_REQ_POST, "/v1/admin/webhooks/*/enable", ACCESS_ADMIN, http_webhooks_enable},
+    {EVHTTP_REQ_POST, "/v1/admin/webhooks/*/test", ACCESS_ADMIN, http_webhooks_test},
+    {EVHTTP_REQ_GET, "/v1/admin/webhooks/*/deliveries", ACCESS_ADMIN, http_webhooks_deliveries},
     {EVHTTP_REQ_GET, "/v1/rules", ACCESS_READ, http_rules_get},
     {EVHTTP_REQ_PUT, "/v1/rules", ACCESS_ADMIN, http_rules_put},
 };

@@ -4,10 +4,11 @@
  * http_server.c owns the evhttp object, applies the size and time limits,
  * matches each request against the route table, checks the bearer token
  * against the route's role and hands a `http_req` to the resource's handler
- * (http_events.c, http_boards.c, http_admin.c, http_rules.c). Handlers answer through
- * http_reply / http_problem exactly once, possibly later from a Redis
- * callback; a client that went away meanwhile is handled by evhttp (the
- * reply is then dropped and the request freed).
+ * (http_events.c, http_boards.c, http_admin.c, http_rules.c,
+ * http_webhooks.c). Handlers answer through http_reply / http_problem
+ * exactly once, possibly later from a Redis callback; a client that went
+ * away meanwhile is handled by evhttp (the reply is then dropped and the
+ * request freed).
  */
 #ifndef PODIUM_HTTP_SERVER_H
 #define PODIUM_HTTP_SERVER_H
@@ -90,5 +91,12 @@ void http_rules_put(http_req *q);
 void http_rescore_post(http_req *q);
 void http_adjust_post(http_req *q);
 void http_adjust_list(http_req *q);
+void http_webhooks_post(http_req *q);
+void http_webhooks_list(http_req *q);
+void http_webhooks_get(http_req *q);
+void http_webhooks_delete(http_req *q);
+void http_webhooks_enable(http_req *q);
+void http_webhooks_test(http_req *q);
+void http_webhooks_deliveries(http_req *q);
 
 #endif

@@ -63,6 +63,19 @@
  *   podium:{org}:digest:{l}         hash  ch -> l's latest digest in ch (JSON, closer.c)
  *   podium:{org}:push               channel  "closed {ch} {per}" once a period is closed
  *   podium:{org}:rules:changed      channel  rules.lua PUBLISHes each new version here
+ *   podium:{org}:webhooks           hash  webhook endpoint id -> JSON: url, format, events,
+ *                                         key (base64 of the signing key), created (Unix ms),
+ *                                         disabled, disabled_at (http_webhooks.c, outbox.lua)
+ *   podium:{org}:wh:due             zset  webhook delivery id ("msg_{endpoint}_{n}") -> due
+ *                                         time, Unix ms; a claimed one's lease end (outbox.lua)
+ *   podium:{org}:wh:out             hash  delivery id -> "type created attempts codes\n"
+ *                                         and the event's payload JSON (outbox.lua)
+ *   podium:{org}:wh:seq             string  counter of delivery ids
+ *   podium:{org}:wh:key:{k}         string  dedupe key k of an enqueued payload (as
+ *                                         "closed:weekly:2026-W48"), 4 days TTL
+ *   podium:{org}:wh:hist:{e}        list  endpoint e's newest 100 finished deliveries, JSON
+ *   podium:webhook-orgs             set   orgs that have registered a webhook: the ones whose
+ *                                         outbox the daemons poll (no hash tag: not an org's)
  */
 #ifndef PODIUM_KEYS_H
 #define PODIUM_KEYS_H
@@ -93,6 +106,7 @@
 #define keys_rules_channel(buf, org) keys_org((buf), (org), "rules:changed")
 #define keys_lock(buf, org, what, id)                                                              \
     snprintf((buf), KEYS_MAX, "podium:{%s}:lock:%s:%s", (org), (what), (id))
+#define keys_webhook_orgs "podium:webhook-orgs"
 #define keys_idem(buf, org, day)                                                                   \
     snprintf((buf), KEYS_MAX, "podium:{%s}:idem:%" PRId64, (org), (day))
 

@@ -3,10 +3,13 @@
  *
  * Start-up order: config (defaults, file, --flags, checks), logging, the
  * embedded Redis when none is configured, the store, the read cache, auth,
- * the batcher, the rules (rulesync.c: the rules file, or the rule set in
- * Redis once the store is ready), the admin token, then the HTTP listener.
- * Everything runs on one event_base. Signals are libevent events: SIGTERM
- * and SIGINT stop accepting, answer what is in flight, then leave the loop;
+ * the batcher, the webhook engine, the rules (rulesync.c: the rules file, or
+ * the rule set in Redis once the store is ready), the admin token, then the
+ * HTTP listener. Everything runs on one event_base. Signals are libevent
+ * events: SIGTERM and SIGINT stop accepting requests and claiming webhook
+ * deliveries, answer what is in flight and let webhook attempts finish (those
+ * still running RELEASE_MS before the drain's end go back to the outbox),
+ * then leave the loop;
  * SIGHUP reloads the rules file (a bad file keeps the running rules and says
  * why); SIGCHLD reaps the embedded Redis.
  */
@@ -33,9 +36,11 @@
 #include "sdnotify.h"
 #include "store.h"
 #include "util.h"
+#include "webhook.h"
 
 #define DEFAULT_CONFIG "/etc/podium/podiumd.conf"
 #define DRAIN_MAX_MS   10000
+#define RELEASE_MS     1500 /* before DRAIN_MAX_MS: webhook attempts still in flight are given back */
 
 /* Everything main owns, for the signal and timer callbacks. */
 struct daemon {
@@ -79,8 +84,11 @@ static void on_store_ready(void *arg, bool ready)
 static void on_drain(evutil_socket_t fd, short what, void *arg)
 {
     struct daemon *d = arg;
-    size_t busy = http_server_busy(d->a.http) + ingest_busy(d->a.in);
-    if (busy == 0 || util_now_ms() - d->drain_started > DRAIN_MAX_MS) {
+    int64_t elapsed = util_now_ms() - d->drain_started;
+    if (elapsed > DRAIN_MAX_MS - RELEASE_MS)
+        webhook_release(d->a.wh); /* what did not finish goes back to the outbox */
+    size_t busy = http_server_busy(d->a.http) + ingest_busy(d->a.in) + webhook_busy(d->a.wh);
+    if (busy == 0 || elapsed > DRAIN_MAX_MS) {
         if (busy)
             log_warn("shutdown: %zu requests still in flight after %d ms; stopping anyway", busy,
                      DRAIN_MAX_MS);
@@ -106,6 +114,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         d->a.stopping = true;
         closer_stop(d->cl);
         http_server_close(d->a.http);
+        webhook_stop(d->a.wh);
         d->drain_started = util_now_ms();
         on_drain(-1, 0, d);
         break;
@@ -261,7 +270,8 @@ int main(int argc, char **argv)
                          .on_version = boards_note_version,
                          .on_version_arg = a->bc};
     a->in = ingest_new(a->base, a->st, &io);
-    if (a->st == NULL || a->bc == NULL || a->au == NULL || a->in == NULL)
+    a->wh = webhook_new(a->base, a->st, &d.cfg);
+    if (a->st == NULL || a->bc == NULL || a->au == NULL || a->in == NULL || a->wh == NULL)
         goto out;
     a->rs = rulesync_new(a, "default", d.cfg.rules_file);
     if (a->rs == NULL)
@@ -304,6 +314,7 @@ out:
     store_free(a->st);
     rulesync_free(a->rs); /* after the store: its last callbacks reach rulesync */
     closer_free(d.cl);    /* and the closer */
+    webhook_free(a->wh);  /* after the store too: its Redis callbacks reach the engine */
     boards_free(a->bc);
     auth_free(a->au);
     embedded_redis_stop(d.er);

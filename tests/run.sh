@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config libevent-dev libhiredis-dev libjansson-dev libmsgpack-dev
-          libssl-dev libcmocka-dev redis-server python3 clang-format curl)
+          libssl-dev libcurl4-openssl-dev libcmocka-dev redis-server python3 clang-format curl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

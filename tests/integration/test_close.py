@@ -264,3 +264,41 @@ class RetentionTest(CloseTestCase):
                    what="record removed")
         self.assertNotIn(pid, [p["period"] for p in self.periods(limit=100)["periods"]])
         self.assertIsNone(self.r("ZSCORE", self.key("closedp", "quick"), pid))
+
+
+class CloseWebhooksTest(CloseTestCase):
+    podiumd_args = ("--webhook_allow_http", "true", "--webhook_retry_base", "200")
+
+    def test_a_close_pushes_period_closed_and_digests_once(self):
+        from test_webhooks import Receiver
+        rx = Receiver()
+        self.addCleanup(rx.close)
+        hook = self.ok(self.req("POST", "/v1/admin/webhooks", json_body={
+            "url": rx.url, "format": "json", "events": ["period_closed", "digest"]}), 201)
+        rx.secret = hook["secret"]
+        d2 = self.start_daemon(name="podiumd2")  # two closers, one close
+        pid = self.play()
+        self.record(pid)
+        # quick: period_closed + 3 digests; meetings: period_closed + 1 digest
+        got = rx.wait(6, timeout=10)
+        time.sleep(1.5)  # anything sent twice would arrive by now
+        got = rx.got()
+        self.assertTrue(all(g["valid"] for g in got), got)
+        bodies = [json.loads(g["body"]) for g in got]
+        ids = [g["headers"]["webhook-id"] for g in got]
+        self.assertEqual(len(ids), len(set(ids)), ids)
+        closed = [b["data"] for b in bodies if b["type"] == "period_closed"]
+        self.assertEqual(sorted((c["challenge"], c["period"]) for c in closed),
+                         [("meetings", pid), ("quick", pid)])
+        quick = next(c for c in closed if c["challenge"] == "quick")
+        self.assertEqual(quick["winners"][0]["leader"], "amy")
+        digests = sorted((b["data"]["challenge"], b["data"]["leader"], b["data"]["rank"])
+                         for b in bodies if b["type"] == "digest")
+        self.assertEqual(digests, [("meetings", "amy", 1), ("quick", "amy", 1),
+                                   ("quick", "bob", 2), ("quick", "cat", 2)])
+        self.assertEqual(len(bodies), 6, bodies)
+        # Periods in which nobody scored close without a push.
+        self.record(period_id(period_end(pid)))
+        time.sleep(1.5)
+        self.assertEqual(len(rx.got()), 6)
+        self.assertNotIn(rx.url.split("?")[0].split("/hooks")[1], self.d.log() + d2.log())
