@@ -51,6 +51,14 @@
  *                                         ("api" or "file"); written only by rules.lua
  *   podium:{org}:rulehist           hash  version -> doc, the newest 50 versions
  *   podium:{org}:rules:changed      channel  rules.lua PUBLISHes each new version here
+ *   podium:{org}:periods:{ch}       hash  period id -> archive JSON of that closed period
+ *                                         (written by the closer before it announces it)
+ *   podium:{org}:closedp:{ch}       zset  closed period ids, score = Unix second of the
+ *                                         close (the closer; SSE resumes read it)
+ *   podium:{org}:push               channel  live changes, one per line: "board {ch}:{per}
+ *                                         {version}" from the daemon that wrote the board
+ *                                         (push.c, coalesced), "closed {ch} {per}" from
+ *                                         the closer once the two keys above are written
  */
 #ifndef PODIUM_KEYS_H
 #define PODIUM_KEYS_H
@@ -79,6 +87,9 @@
 #define keys_ruleset(buf, org)       keys_org((buf), (org), "ruleset")
 #define keys_rulehist(buf, org)      keys_org((buf), (org), "rulehist")
 #define keys_rules_channel(buf, org) keys_org((buf), (org), "rules:changed")
+#define keys_push_channel(buf, org)  keys_org((buf), (org), "push")
+#define keys_periods(buf, org, ch)   snprintf((buf), KEYS_MAX, "podium:{%s}:periods:%s", (org), (ch))
+#define keys_closedp(buf, org, ch)   snprintf((buf), KEYS_MAX, "podium:{%s}:closedp:%s", (org), (ch))
 #define keys_lock(buf, org, what, id)                                                              \
     snprintf((buf), KEYS_MAX, "podium:{%s}:lock:%s:%s", (org), (what), (id))
 #define keys_idem(buf, org, day)                                                                   \

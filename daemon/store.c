@@ -37,7 +37,7 @@
 extern const char lua_score[], lua_page[], lua_leader[], lua_token[], lua_rules[], lua_teams[],
     lua_swap[];
 
-extern const char lua_adjust[], lua_visibility[], lua_erase[];
+extern const char lua_adjust[], lua_visibility[], lua_erase[], lua_closed[];
 
 static const struct {
     const char *name;
@@ -53,6 +53,7 @@ static const struct {
     [STORE_SCRIPT_ADJUST] = {"adjust.lua", lua_adjust},
     [STORE_SCRIPT_VISIBILITY] = {"visibility.lua", lua_visibility},
     [STORE_SCRIPT_ERASE] = {"erase.lua", lua_erase},
+    [STORE_SCRIPT_CLOSED] = {"closed.lua", lua_closed},
 };
 
 #define BACKOFF_MIN_MS 50

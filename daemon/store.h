@@ -44,6 +44,7 @@ typedef enum {
     STORE_SCRIPT_ERASE,      /* erase.lua: the Redis steps of erasing a leader */
     STORE_SCRIPT_VISIBILITY, /* visibility.lua: hide or show a leader on one board */
     STORE_SCRIPT_ADJUST,     /* adjust.lua: an admin's score adjustment, with its audit entry */
+    STORE_SCRIPT_CLOSED,     /* closed.lua: closed periods after a mark (SSE resumes) */
     STORE_SCRIPT_COUNT
 } store_script_id;
 
