@@ -110,6 +110,13 @@ static const struct setting settings[] = {
       "how long an event id is remembered so that it scores once (at least 8 days)"),
     I(max_connections, 1, 1000000, "connections", "10000", true,
       "most open HTTP connections; a request on one more is answered 503 and closed"),
+    I(sse_interval, 50, 60000, "milliseconds", "1000", false,
+      "SSE streams: least time between two standings events of one stream (changes in "
+      "between are coalesced); also how often the versions of watched boards are checked"),
+    D(sse_heartbeat, 1, 3600, "15s", false,
+      "SSE streams: a comment line is sent this often so that proxies keep them open"),
+    I(sse_max_buffer, 4 * KIB, 64 * MIB, "bytes", "262144", true,
+      "SSE streams: a subscriber whose unsent output passes this is cut off"),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

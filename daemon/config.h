@@ -31,6 +31,9 @@ typedef struct config {
     int64_t batch_events;    /* events per script call at most */
     int64_t idempotency_ttl; /* seconds */
     int64_t max_connections; /* open HTTP connections at most */
+    int64_t sse_interval;    /* ms between two standings events of a stream, at least */
+    int64_t sse_heartbeat;   /* seconds between heartbeat comments */
+    int64_t sse_max_buffer;  /* bytes of unsent output before a subscriber is cut off */
 } config;
 
 /* Fills cfg with the defaults. Strings are owned by cfg (config_free). */

@@ -42,6 +42,7 @@ struct http_server {
     struct evhttp *http;
     struct evhttp_bound_socket *sock;
     size_t busy;
+    size_t held; /* streams ending: their last bytes are still on the way */
     /* Connections that sent a request and are open: an open-addressing set
      * of evhttp_connection pointers (0 = empty), for max_connections. */
     struct evhttp_connection **conns;
@@ -103,32 +104,37 @@ static void on_conn_close(struct evhttp_connection *evcon, void *arg)
     conn_remove(arg, evcon);
 }
 
-typedef enum { ACCESS_NONE, ACCESS_READ, ACCESS_EVENTS, ACCESS_ADMIN } access_kind;
+/* Who may use a route: anyone with a token (READ), reader and above
+ * (STREAM), posters of events (EVENTS), admins (ADMIN). */
+typedef enum { ACCESS_NONE, ACCESS_READ, ACCESS_STREAM, ACCESS_EVENTS, ACCESS_ADMIN } access_kind;
 
 static const struct route {
     enum evhttp_cmd_type method;
     const char *pattern; /* "*" matches one segment, which becomes a param */
     access_kind access;
     http_handler *handler;
+    bool query_token; /* a `token` query parameter may stand for the header (EventSource) */
 } routes[] = {
-    {EVHTTP_REQ_POST, "/v1/events", ACCESS_EVENTS, http_events_post},
-    {EVHTTP_REQ_GET, "/v1/challenges", ACCESS_READ, http_challenges_list},
-    {EVHTTP_REQ_GET, "/v1/challenges/*/leaderboard", ACCESS_READ, http_board_get},
-    {EVHTTP_REQ_GET, "/v1/challenges/*/leaderboard/around/*", ACCESS_READ, http_board_around},
-    {EVHTTP_REQ_GET, "/v1/challenges/*/teams", ACCESS_READ, http_teams_get},
-    {EVHTTP_REQ_GET, "/v1/leaders/*", ACCESS_READ, http_leader_get},
-    {EVHTTP_REQ_PUT, "/v1/admin/leaders/*", ACCESS_ADMIN, http_admin_leader_put},
-    {EVHTTP_REQ_GET, "/v1/admin/leaders/*", ACCESS_ADMIN, http_admin_leader_get},
-    {EVHTTP_REQ_DELETE, "/v1/admin/leaders/*", ACCESS_ADMIN, http_admin_leader_delete},
-    {EVHTTP_REQ_PUT, "/v1/admin/teams/*", ACCESS_ADMIN, http_admin_team_put},
-    {EVHTTP_REQ_GET, "/v1/admin/teams/*", ACCESS_ADMIN, http_admin_team_get},
-    {EVHTTP_REQ_POST, "/v1/admin/tokens", ACCESS_ADMIN, http_admin_token_post},
-    {EVHTTP_REQ_DELETE, "/v1/admin/tokens/*", ACCESS_ADMIN, http_admin_token_delete},
-    {EVHTTP_REQ_POST, "/v1/admin/challenges/*/rescore", ACCESS_ADMIN, http_rescore_post},
-    {EVHTTP_REQ_POST, "/v1/admin/adjustments", ACCESS_ADMIN, http_adjust_post},
-    {EVHTTP_REQ_GET, "/v1/admin/adjustments", ACCESS_ADMIN, http_adjust_list},
-    {EVHTTP_REQ_GET, "/v1/rules", ACCESS_READ, http_rules_get},
-    {EVHTTP_REQ_PUT, "/v1/rules", ACCESS_ADMIN, http_rules_put},
+    {EVHTTP_REQ_POST, "/v1/events", ACCESS_EVENTS, http_events_post, false},
+    {EVHTTP_REQ_GET, "/v1/challenges", ACCESS_READ, http_challenges_list, false},
+    {EVHTTP_REQ_GET, "/v1/challenges/*/leaderboard", ACCESS_READ, http_board_get, false},
+    {EVHTTP_REQ_GET, "/v1/challenges/*/leaderboard/around/*", ACCESS_READ, http_board_around,
+     false},
+    {EVHTTP_REQ_GET, "/v1/challenges/*/teams", ACCESS_READ, http_teams_get, false},
+    {EVHTTP_REQ_GET, "/v1/challenges/*/stream", ACCESS_STREAM, http_stream_get, true},
+    {EVHTTP_REQ_GET, "/v1/leaders/*", ACCESS_READ, http_leader_get, false},
+    {EVHTTP_REQ_PUT, "/v1/admin/leaders/*", ACCESS_ADMIN, http_admin_leader_put, false},
+    {EVHTTP_REQ_GET, "/v1/admin/leaders/*", ACCESS_ADMIN, http_admin_leader_get, false},
+    {EVHTTP_REQ_DELETE, "/v1/admin/leaders/*", ACCESS_ADMIN, http_admin_leader_delete, false},
+    {EVHTTP_REQ_PUT, "/v1/admin/teams/*", ACCESS_ADMIN, http_admin_team_put, false},
+    {EVHTTP_REQ_GET, "/v1/admin/teams/*", ACCESS_ADMIN, http_admin_team_get, false},
+    {EVHTTP_REQ_POST, "/v1/admin/tokens", ACCESS_ADMIN, http_admin_token_post, false},
+    {EVHTTP_REQ_DELETE, "/v1/admin/tokens/*", ACCESS_ADMIN, http_admin_token_delete, false},
+    {EVHTTP_REQ_POST, "/v1/admin/challenges/*/rescore", ACCESS_ADMIN, http_rescore_post, false},
+    {EVHTTP_REQ_POST, "/v1/admin/adjustments", ACCESS_ADMIN, http_adjust_post, false},
+    {EVHTTP_REQ_GET, "/v1/admin/adjustments", ACCESS_ADMIN, http_adjust_list, false},
+    {EVHTTP_REQ_GET, "/v1/rules", ACCESS_READ, http_rules_get, false},
+    {EVHTTP_REQ_PUT, "/v1/rules", ACCESS_ADMIN, http_rules_put, false},
 };
 
 /* The name of a method of the route table. */
@@ -427,7 +433,26 @@ const char *http_header(const http_req *q, const char *name)
 
 size_t http_server_busy(const http_server *h)
 {
-    return h ? h->busy : 0;
+    return h ? h->busy + h->held : 0;
+}
+
+struct evhttp_request *http_detach(http_req *q)
+{
+    struct evhttp_request *r = q->r;
+    common_headers(q->a, r);
+    q->a->http->busy--;
+    free(q);
+    return r;
+}
+
+void http_server_conn_closed(http_server *h, struct evhttp_connection *evcon)
+{
+    conn_remove(h, evcon);
+}
+
+void http_server_hold(http_server *h, int delta)
+{
+    h->held = (size_t)((ptrdiff_t)h->held + delta);
 }
 
 /* Matches path against a pattern, filling q's params; true on a match. */
@@ -479,6 +504,7 @@ static void on_auth_pending(void *arg, const auth_identity *who, bool unavailabl
     }
     q->who = *who;
     bool allowed = p->rt->access == ACCESS_READ ||
+                   (p->rt->access == ACCESS_STREAM && who->role >= ROLE_READER) ||
                    (p->rt->access == ACCESS_EVENTS && who->role != ROLE_READER) ||
                    who->role == ROLE_ADMIN;
     if (!allowed) {
@@ -486,8 +512,9 @@ static void on_auth_pending(void *arg, const auth_identity *who, bool unavailabl
         snprintf(detail, sizeof(detail), "%s %s token cannot do this; it needs %s.",
                  who->role == ROLE_INGEST || who->role == ROLE_ADMIN ? "An" : "A",
                  auth_role_name(who->role),
-                 p->rt->access == ACCESS_ADMIN ? "an admin token"
-                                               : "a leader, ingest or admin token");
+                 p->rt->access == ACCESS_ADMIN    ? "an admin token"
+                 : p->rt->access == ACCESS_STREAM ? "a reader, ingest or admin token"
+                                                  : "a leader, ingest or admin token");
         http_problem(q, 403, "forbidden", detail, NULL);
         return;
     }
@@ -605,8 +632,12 @@ static void on_request(struct evhttp_request *r, void *arg)
 
     const char *authz = evhttp_find_header(evhttp_request_get_input_headers(r), "Authorization");
     const char *token = NULL;
+    char qtoken[AUTH_TOKEN_LEN + 2]; /* never logged: it is a credential */
     if (authz && strncasecmp(authz, "Bearer ", 7) == 0)
         token = authz + 7;
+    else if (authz == NULL && rt->query_token &&
+             query_get(q->query, "token", qtoken, sizeof(qtoken)) >= 0)
+        token = qtoken;
     auth_check(h->a->au, token, on_auth_pending, p);
 }
 
