@@ -344,6 +344,17 @@ class SeveralDaemonsTest(StreamCase):
         self.assertEqual(msg[0], b"message")
         self.assertRegex(msg[2].decode(), r"^board weekly:%s \d+(\nboard weekly:all \d+)?$" % self.W)
 
+    def test_an_adjustment_on_one_daemon_reaches_a_stream_on_another(self):
+        b = self.start_daemon(name="b")
+        self.event("ada", "reply")
+        s = self.open(d=b)
+        _, board = self.standings(s)
+        self.assertEqual(self.top(board), [("ada", 3)])
+        self.ok(self.req("POST", "/v1/admin/adjustments", json_body={
+            "leader": "bob", "challenge": "weekly", "points": 50, "reason": "keynote"}), 201)
+        _, board = self.standings(s, timeout=3)
+        self.assertEqual(self.top(board), [("bob", 50), ("ada", 3)])
+
 
 class StuckSubscriberTest(StreamCase):
     podiumd_args = ("--sse_interval", "50", "--sse_max_buffer", "4096")
