@@ -18,11 +18,13 @@
  * connection has closed, so that shutdown waits for its last bytes.
  *
  * The connection's read timeout is lifted (a stream reads nothing after
- * its request; reading stays on to see the client leave); the write
- * timeout cuts off a client that takes nothing for a long time.
+ * its request; reading stays on to see the client leave) and what a client
+ * sends after its request is bounded; the write timeout cuts off a client
+ * that takes nothing for a long time.
  */
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <inttypes.h>
@@ -37,6 +39,7 @@
 #include "util.h"
 
 #define WRITE_TIMEOUT_MIN_S 60
+#define STREAM_INPUT_MAX    4096 /* bytes a client may send after its request */
 
 struct stream {
     app *a;
@@ -174,6 +177,10 @@ void http_stream_get(http_req *q)
     int64_t wt = 4 * a->cfg->sse_heartbeat;
     struct timeval wtv = {(time_t)(wt < WRITE_TIMEOUT_MIN_S ? WRITE_TIMEOUT_MIN_S : wt), 0};
     bufferevent_set_timeouts(bev, NULL, &wtv);
+    /* An SSE client sends nothing after its request: what it sends anyway is
+     * buffered by evhttp without a reader, so bound it; the hub cuts such a
+     * stream off at its next heartbeat. */
+    bufferevent_setwatermark(bev, EV_READ, 0, STREAM_INPUT_MAX);
     st->sub = sse_subscribe(a->sse, &p, bev, chunked, on_end, st);
     if (st->sub == NULL) /* shutting down */
         on_end(st, true);

@@ -774,13 +774,22 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     free(lens);
 }
 
-/* Every sse_heartbeat: a comment line to every stream. */
+/* Every sse_heartbeat: a comment line to every stream; a client that sent
+ * anything after its request (an SSE client never does) is cut off. */
 static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 {
     sse *h = arg;
-    for (struct feed *f = h->feeds; f; f = f->next)
-        for (struct sse_sub *s = f->subs; s; s = s->next)
+    for (struct feed *f = h->feeds; f; f = f->next) {
+        for (struct sse_sub *s = f->subs; s; s = s->next) {
+            if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0) {
+                log_info("sse: cut off a subscriber of %s that sent data after its request",
+                         f->board);
+                doom(h, s);
+                continue;
+            }
             sub_send(h, s, h->hbmsg);
+        }
+    }
 }
 
 sse *sse_new(app *a)

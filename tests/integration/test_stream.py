@@ -297,6 +297,25 @@ class StreamTest(StreamCase):
         self.assertEqual(d.proc.wait(timeout=5), 0)
         self.assertLess(time.monotonic() - t0, 2.0)
 
+    def test_a_client_that_sends_on_its_stream_is_bounded_and_cut_off(self):
+        d = self.start_daemon(name="talk", extra_args=("--sse_heartbeat", "1"))
+        s = self.open(d=d)
+        self.standings(s)
+        def rss():
+            with open("/proc/%d/status" % d.proc.pid) as f:
+                return int(f.read().split("VmRSS:")[1].split()[0])
+        before = rss()
+        s.sock.settimeout(0.5)
+        sent = 0
+        try:
+            while sent < 20_000_000:
+                sent += s.sock.send(b"x" * 65536)
+        except (socket.timeout, BlockingIOError):
+            pass
+        self.assertLess(sent, 20_000_000, "the daemon took everything it was sent")
+        self.assertLess(rss() - before, 4096, "kB")
+        d.wait_log("sent data after its request", timeout=3)
+
     def test_streams_count_toward_max_connections(self):
         d = self.start_daemon(name="max", extra_args=("--max_connections", "2"))
         a, b = self.open(d=d), self.open(d=d)
