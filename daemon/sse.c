@@ -562,7 +562,6 @@ static void on_missed(void *arg, const store_reply *r)
     }
     struct feed *f = s->f;
     h = f->h;
-    f->pending--;
     if (r && !store_reply_is_error(r)) {
         for (size_t i = 1; i + 1 < store_reply_len(r); i += 2) {
             size_t len;
@@ -579,7 +578,6 @@ static void on_missed(void *arg, const store_reply *r)
         }
     }
     attach(h, s);
-    feed_release(f);
 }
 
 sse_sub *sse_subscribe(sse *h, const sse_params *p, struct bufferevent *bev, bool chunked,
@@ -602,11 +600,9 @@ sse_sub *sse_subscribe(sse *h, const sse_params *p, struct bufferevent *bev, boo
     if (p->last_id[0] && sse_id_mark(p->last_id, mark, sizeof(mark))) {
         memcpy(s->mark, mark, sizeof(s->mark));
         s->marked = true;
-        s->catching = true;
-        f->pending++;
+        s->catching = true; /* s holds the feed meanwhile: it is on its list */
         if (run_closed(h, f->org, f->challenge, mark, on_missed, s) == 0)
             return s;
-        f->pending--;
         s->catching = false; /* Redis away: no missed periods can be read */
     }
     attach(h, s);
