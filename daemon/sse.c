@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "boards.h"
 #include "config.h"
@@ -413,12 +414,20 @@ static void on_page(void *arg, const boards_page *page)
         f->force = false;
         f->last_sent_ms = util_now_ms();
     }
+    struct timespec t0, t1;
+    size_t sent = 0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (struct sse_sub *s = f->subs; s; s = s->next) {
         if (s->attached && (changed || s->fresh)) {
             sub_send(h, s, f->last);
             s->fresh = false;
+            sent++;
         }
     }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (changed)
+        log_debug("sse: standings of %s to %zu of %zu streams in %.1f ms", f->board, sent, f->nsubs,
+                  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
     if (f->dirty)
         feed_schedule(f);
     feed_release(f);

@@ -6,7 +6,8 @@
 #
 #   bash tests/bench/sse.sh [streams, default 10000]
 #
-# Every server is started on a free loopback port and stopped; the client
+# PODIUMD_FLAGS adds podiumd flags ("--log_level debug" also prints the
+# daemon's own fan-out time). Every server is started on a free loopback port and stopped; the client
 # gives up on any phase after 60 s, the whole run after 5 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -32,7 +33,7 @@ for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; slee
 
 ./build/release/podiumd --redis "redis://127.0.0.1:$rport" --http_listen 127.0.0.1:0 \
     --data_dir "$tmp/data" --rules_file tests/bench/rules.json --log_level warning \
-    --max_connections $((n + 100)) 2>"$tmp/podiumd.log" &
+    --max_connections $((n + 100)) ${PODIUMD_FLAGS:-} 2>"$tmp/podiumd.log" &
 dpid=$!
 for _ in $(seq 50); do
     hport=$(ss -ltnpH 2>/dev/null | awk -v p="pid=$dpid," '$0 ~ p {split($4,a,":"); print a[2]; exit}')
@@ -53,4 +54,9 @@ echo "podiumd pid $dpid on $base, $n streams of /v1/challenges/$challenge/stream
 # The trigger: a leader not on the board yet takes the lead.
 redis-cli -p "$rport" hset 'podium:{default}:leaders' top '{"name":"Top"}' >/dev/null
 body='{"events":[{"leader":"top","type":"post"},{"leader":"top","type":"post"},{"leader":"top","type":"post"}]}'
-timeout 300 "$tmp/sse_load" "$hport" "$reader" "/v1/challenges/$challenge/stream" "$n" "$dpid" "$admin" "$body"
+rc=0
+timeout 300 "$tmp/sse_load" "$hport" "$reader" "/v1/challenges/$challenge/stream" "$n" "$dpid" \
+    "$admin" "$body" || rc=$?
+# With PODIUMD_FLAGS="--log_level debug": the daemon's own time for the fan-out.
+grep -h "sse: standings of" "$tmp/podiumd.log" | tail -1 || true
+exit $rc
