@@ -105,7 +105,8 @@ static void on_conn_close(struct evhttp_connection *evcon, void *arg)
 }
 
 /* Who may use a route: anyone with a token (READ), reader and above
- * (STREAM), posters of events (EVENTS), admins (ADMIN). */
+ * (STREAM, which also takes the token from a `token` query parameter:
+ * EventSource cannot send headers), posters of events (EVENTS), admins. */
 typedef enum { ACCESS_NONE, ACCESS_READ, ACCESS_STREAM, ACCESS_EVENTS, ACCESS_ADMIN } access_kind;
 
 static const struct route {
@@ -113,28 +114,26 @@ static const struct route {
     const char *pattern; /* "*" matches one segment, which becomes a param */
     access_kind access;
     http_handler *handler;
-    bool query_token; /* a `token` query parameter may stand for the header (EventSource) */
 } routes[] = {
-    {EVHTTP_REQ_POST, "/v1/events", ACCESS_EVENTS, http_events_post, false},
-    {EVHTTP_REQ_GET, "/v1/challenges", ACCESS_READ, http_challenges_list, false},
-    {EVHTTP_REQ_GET, "/v1/challenges/*/leaderboard", ACCESS_READ, http_board_get, false},
-    {EVHTTP_REQ_GET, "/v1/challenges/*/leaderboard/around/*", ACCESS_READ, http_board_around,
-     false},
-    {EVHTTP_REQ_GET, "/v1/challenges/*/teams", ACCESS_READ, http_teams_get, false},
-    {EVHTTP_REQ_GET, "/v1/challenges/*/stream", ACCESS_STREAM, http_stream_get, true},
-    {EVHTTP_REQ_GET, "/v1/leaders/*", ACCESS_READ, http_leader_get, false},
-    {EVHTTP_REQ_PUT, "/v1/admin/leaders/*", ACCESS_ADMIN, http_admin_leader_put, false},
-    {EVHTTP_REQ_GET, "/v1/admin/leaders/*", ACCESS_ADMIN, http_admin_leader_get, false},
-    {EVHTTP_REQ_DELETE, "/v1/admin/leaders/*", ACCESS_ADMIN, http_admin_leader_delete, false},
-    {EVHTTP_REQ_PUT, "/v1/admin/teams/*", ACCESS_ADMIN, http_admin_team_put, false},
-    {EVHTTP_REQ_GET, "/v1/admin/teams/*", ACCESS_ADMIN, http_admin_team_get, false},
-    {EVHTTP_REQ_POST, "/v1/admin/tokens", ACCESS_ADMIN, http_admin_token_post, false},
-    {EVHTTP_REQ_DELETE, "/v1/admin/tokens/*", ACCESS_ADMIN, http_admin_token_delete, false},
-    {EVHTTP_REQ_POST, "/v1/admin/challenges/*/rescore", ACCESS_ADMIN, http_rescore_post, false},
-    {EVHTTP_REQ_POST, "/v1/admin/adjustments", ACCESS_ADMIN, http_adjust_post, false},
-    {EVHTTP_REQ_GET, "/v1/admin/adjustments", ACCESS_ADMIN, http_adjust_list, false},
-    {EVHTTP_REQ_GET, "/v1/rules", ACCESS_READ, http_rules_get, false},
-    {EVHTTP_REQ_PUT, "/v1/rules", ACCESS_ADMIN, http_rules_put, false},
+    {EVHTTP_REQ_POST, "/v1/events", ACCESS_EVENTS, http_events_post},
+    {EVHTTP_REQ_GET, "/v1/challenges", ACCESS_READ, http_challenges_list},
+    {EVHTTP_REQ_GET, "/v1/challenges/*/leaderboard", ACCESS_READ, http_board_get},
+    {EVHTTP_REQ_GET, "/v1/challenges/*/leaderboard/around/*", ACCESS_READ, http_board_around},
+    {EVHTTP_REQ_GET, "/v1/challenges/*/teams", ACCESS_READ, http_teams_get},
+    {EVHTTP_REQ_GET, "/v1/challenges/*/stream", ACCESS_STREAM, http_stream_get},
+    {EVHTTP_REQ_GET, "/v1/leaders/*", ACCESS_READ, http_leader_get},
+    {EVHTTP_REQ_PUT, "/v1/admin/leaders/*", ACCESS_ADMIN, http_admin_leader_put},
+    {EVHTTP_REQ_GET, "/v1/admin/leaders/*", ACCESS_ADMIN, http_admin_leader_get},
+    {EVHTTP_REQ_DELETE, "/v1/admin/leaders/*", ACCESS_ADMIN, http_admin_leader_delete},
+    {EVHTTP_REQ_PUT, "/v1/admin/teams/*", ACCESS_ADMIN, http_admin_team_put},
+    {EVHTTP_REQ_GET, "/v1/admin/teams/*", ACCESS_ADMIN, http_admin_team_get},
+    {EVHTTP_REQ_POST, "/v1/admin/tokens", ACCESS_ADMIN, http_admin_token_post},
+    {EVHTTP_REQ_DELETE, "/v1/admin/tokens/*", ACCESS_ADMIN, http_admin_token_delete},
+    {EVHTTP_REQ_POST, "/v1/admin/challenges/*/rescore", ACCESS_ADMIN, http_rescore_post},
+    {EVHTTP_REQ_POST, "/v1/admin/adjustments", ACCESS_ADMIN, http_adjust_post},
+    {EVHTTP_REQ_GET, "/v1/admin/adjustments", ACCESS_ADMIN, http_adjust_list},
+    {EVHTTP_REQ_GET, "/v1/rules", ACCESS_READ, http_rules_get},
+    {EVHTTP_REQ_PUT, "/v1/rules", ACCESS_ADMIN, http_rules_put},
 };
 
 /* The name of a method of the route table. */
@@ -635,7 +634,7 @@ static void on_request(struct evhttp_request *r, void *arg)
     char qtoken[AUTH_TOKEN_LEN + 2]; /* never logged: it is a credential */
     if (authz && strncasecmp(authz, "Bearer ", 7) == 0)
         token = authz + 7;
-    else if (authz == NULL && rt->query_token &&
+    else if (authz == NULL && rt->access == ACCESS_STREAM &&
              query_get(q->query, "token", qtoken, sizeof(qtoken)) >= 0)
         token = qtoken;
     auth_check(h->a->au, token, on_auth_pending, p);
