@@ -149,7 +149,7 @@ class Stream:
 
 class StreamCase(PodiumTestCase):
     leaders = ("ada", "bob", "cy")
-    podiumd_args = ("--sse_interval", "100")
+    podiumd_args = ("--sse_interval", "100ms")
 
     def setUp(self):
         super().setUp()
@@ -233,7 +233,7 @@ class StreamTest(StreamCase):
 
     def test_cors_allowlist(self):
         d = self.start_daemon(name="cors", extra_args=(
-            "--sse_interval", "100", "--cors_origins", "https://intra.example.com"))
+            "--sse_interval", "100ms", "--cors_origins", "https://intra.example.com"))
         s = self.open(d=d, headers={"Origin": "https://intra.example.com"})
         self.assertEqual(s.headers.get("access-control-allow-origin"), "https://intra.example.com")
         s = self.open(d=d, headers={"Origin": "https://evil.example.com"})
@@ -328,7 +328,7 @@ class StreamTest(StreamCase):
 
 
 class CoalescingTest(StreamCase):
-    podiumd_args = ("--sse_interval", "1000")
+    podiumd_args = ("--sse_interval", "1s")
 
     def test_a_burst_of_posts_gives_few_events(self):
         s = self.open()
@@ -376,7 +376,7 @@ class SeveralDaemonsTest(StreamCase):
 
 
 class StuckSubscriberTest(StreamCase):
-    podiumd_args = ("--sse_interval", "50", "--sse_max_buffer", "4096")
+    podiumd_args = ("--sse_interval", "50ms", "--sse_max_buffer", "4096")
     leaders = tuple("l%02d" % i for i in range(40))
 
     def test_a_subscriber_that_never_reads_is_cut_off(self):

@@ -22,7 +22,7 @@ HAVE_MODULES = os.path.isdir(os.path.join(NODE_DIR, "node_modules", "eventsource
 @unittest.skipUnless(NODE and HAVE_MODULES, "node or tests/integration/node/node_modules missing")
 class EventSourceTest(PodiumTestCase):
     leaders = ("ada", "bob")
-    podiumd_args = ("--sse_interval", "100")
+    podiumd_args = ("--sse_interval", "100ms")
 
     def read_line(self, proc, timeout=10.0):
         """The next JSON line of the client (read unbuffered: select() knows
