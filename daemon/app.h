@@ -19,6 +19,8 @@ struct boards;
 struct http_server;
 struct rulesync;
 struct webhook;
+struct sse;
+struct push;
 
 typedef struct app {
     struct event_base *base;
@@ -30,6 +32,8 @@ typedef struct app {
     struct http_server *http;
     struct rulesync *rs;     /* the rules' life cycle (rulesync.c) */
     struct webhook *wh;      /* the webhook outbox and delivery engine (webhook.c) */
+    struct sse *sse;         /* the SSE subscriber hub (sse.c) */
+    struct push *push;       /* the org's push channel (push.c) */
     int64_t rules_loaded_ms; /* when the rules in force were installed, 0 = none */
     int64_t rules_version;   /* their version in Redis; 0 = none (or not stored yet) */
     bool stopping;

@@ -50,6 +50,8 @@ struct entry {
 
 struct boards {
     store *st;
+    boards_change_fn *on_change;
+    void *on_change_arg;
     struct entry *buckets[NBUCKETS];
     size_t n;
 };
@@ -154,20 +156,40 @@ static int64_t known_version(boards *bc, const char *org, const char *board)
     return e ? e->version : 0;
 }
 
-/* Raises the known version of a board of org. */
-static void raise_version(boards *bc, const char *org, const char *board, int64_t version)
+/* Raises the known version of a board of org; true if it was raised. */
+static bool raise_version(boards *bc, const char *org, const char *board, int64_t version)
 {
     char key[KEYS_MAX + 80];
     snprintf(key, sizeof(key), "v|%s|%s", org, board);
     struct entry *e = lookup(bc, key, true);
-    if (version > e->version)
-        e->version = version;
+    if (version <= e->version)
+        return false;
+    e->version = version;
+    return true;
 }
 
 void boards_note_version(void *arg, const char *board, int64_t version)
 {
-    if (board)
-        raise_version(arg, "default", board, version);
+    boards *bc = arg;
+    if (board && raise_version(bc, "default", board, version) && bc->on_change)
+        bc->on_change(bc->on_change_arg, "default", board, version, true);
+}
+
+void boards_learn_version(boards *bc, const char *org, const char *board, int64_t version)
+{
+    if (board && raise_version(bc, org, board, version) && bc->on_change)
+        bc->on_change(bc->on_change_arg, org, board, version, false);
+}
+
+int64_t boards_known_version(boards *bc, const char *org, const char *board)
+{
+    return known_version(bc, org, board);
+}
+
+void boards_set_on_change(boards *bc, boards_change_fn *fn, void *arg)
+{
+    bc->on_change = fn;
+    bc->on_change_arg = arg;
 }
 
 /* Renders page.lua's reply into JSON (see page.lua for its layout). */

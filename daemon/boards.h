@@ -35,13 +35,26 @@ typedef struct boards_page {
 
 /* Called once with the page, or NULL when Redis could not be asked. */
 typedef void boards_cb(void *arg, const boards_page *page);
+/* Told that board "challenge:period" of org reached `version`; `local` is
+ * true when this daemon made the change (boards_note_version), false when
+ * it learnt of it from elsewhere (boards_learn_version). */
+typedef void boards_change_fn(void *arg, const char *org, const char *board, int64_t version,
+                              bool local);
 
 /* Creates the cache; the store is borrowed. */
 boards *boards_new(struct store *st);
 /* Frees the cache; waiting callers are answered with NULL. NULL is allowed. */
 void boards_free(boards *bc);
-/* Records that board "challenge:period" of org "default" reached `version`. */
+/* Records that this daemon brought board "challenge:period" of org
+ * "default" to `version` (every writer calls it: ingest, adjustments,
+ * rescore, visibility, erase). */
 void boards_note_version(void *bc, const char *board, int64_t version);
+/* Records a version that another daemon wrote (push.c, sse.c). */
+void boards_learn_version(boards *bc, const char *org, const char *board, int64_t version);
+/* The newest version of a board this daemon knows of (0: none). */
+int64_t boards_known_version(boards *bc, const char *org, const char *board);
+/* Installs the one listener told of every raised version (NULL: none). */
+void boards_set_on_change(boards *bc, boards_change_fn *fn, void *arg);
 /* Serves a page of challenge ch in period per (prev: the period before, or
  * NULL): `limit` entries from `offset`, or, when around is non-NULL, up to
  * `limit` entries on each side of that leader. */

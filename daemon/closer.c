@@ -370,8 +370,13 @@ static void finish(job *j)
     int64_t now = util_now_ms() / 1000;
     args_str(&a, j->k_done);
     args_str(&a, j->k_job);
-    keys_leader(key, c->org, "closedp", j->ch);
-    args_str(&a, j->mid ? j->k_job : key); /* the job key again: not listed */
+    /* A period in which nobody scored closes quietly: recorded (so that it
+     * is closed once), but not listed, not streamed and not pushed. */
+    json_t *rec = j->mid ? NULL : json_loads(j->archive, 0, NULL);
+    size_t n = json_integer_value(json_object_get(rec, "leaders")) > 0;
+    json_decref(rec);
+    keys_closedp(key, c->org, j->ch);
+    args_str(&a, n ? key : j->k_job); /* the job key again: not listed */
     keys_org(key, c->org, "retain");
     args_str(&a, key);
     args_str(&a, "finish");
@@ -390,8 +395,8 @@ static void finish(job *j)
     args_str(&a, j->archive);
     args_int(&a, now);
     args_int(&a, c->retention > 0 ? now + c->retention : 0);
-    keys_org(key, c->org, "push");
-    args_str(&a, key);
+    keys_push_channel(key, c->org);
+    args_str(&a, n ? key : "");
     snprintf(msg, sizeof(msg), "closed %s %s", j->ch, j->per.id);
     args_str(&a, msg);
     static const char *const kinds[] = {"board", "tboard", "tcount", "hboard", "badj"};
@@ -401,10 +406,6 @@ static void finish(job *j)
     }
     snprintf(msg, sizeof(msg), "period %s %s", j->ch, j->per.id);
     args_str(&a, msg);
-    /* period_closed goes to webhooks when somebody scored */
-    json_t *rec = json_loads(j->archive, 0, NULL);
-    size_t n = json_integer_value(json_object_get(rec, "leaders")) > 0;
-    json_decref(rec);
     char wkey[WEBHOOK_KEY_CHARS + 1];
     snprintf(wkey, sizeof(wkey), "closed:%s:%s", j->ch, j->per.id);
     const char *keys[] = {wkey}, *payloads[] = {j->archive};
@@ -732,7 +733,9 @@ static void job_start(closer *c, const rules *r, const rules_challenge *ch, cons
         job_end(j);
 }
 
-/* Reply of a check: closes the oldest period that is not closed yet. */
+/* Reply of a check: closes the oldest period after the newest closed one,
+ * or, when none of them ever closed (a new challenge, a new install), only
+ * the latest: weeks from before the challenge existed are not closed. */
 static void on_check(void *arg, const store_reply *r)
 {
     struct check *k = arg;
@@ -741,9 +744,13 @@ static void on_check(void *arg, const store_reply *r)
     const rules *rs = ingest_rules(c->a->in);
     int ci = rs ? rules_challenge_index(rs, k->ch) : -1;
     if (r != NULL && !store_reply_is_error(r) && ci >= 0 && !c->stopping) {
-        size_t i = 0;
-        while (i < k->n && !store_reply_is_nil(store_reply_at(r, i)))
-            i++;
+        size_t i = k->n - 1; /* the latest */
+        for (size_t d = k->n; d > 0; d--) {
+            if (!store_reply_is_nil(store_reply_at(r, d - 1))) {
+                i = d; /* after the newest one closed */
+                break;
+            }
+        }
         period per;
         const rules_challenge *ch = &rs->challenges[ci];
         if (i == k->n)
@@ -760,6 +767,7 @@ static void check(closer *c, const rules_challenge *ch, int64_t now)
     period p;
     if (!due_period(ch, now, &p) || strcmp(known_of(c, ch->id, false), p.id) == 0)
         return;
+    /* oldest first: ids[n - 1] is p */
     struct check *k = calloc(1, sizeof(*k));
     if (k == NULL)
         abort();
@@ -776,7 +784,7 @@ static void check(closer *c, const rules_challenge *ch, int64_t now)
     char key[KEYS_MAX];
     const char *argv[2 + CLOSER_CATCHUP];
     argv[0] = "HMGET";
-    keys_leader(key, c->org, "periods", ch->id);
+    keys_periods(key, c->org, ch->id);
     argv[1] = key;
     for (size_t i = 0; i < n; i++)
         argv[2 + i] = k->ids[i];

@@ -6,7 +6,9 @@
  * page). Every podiumd of an org runs a closer; the first to claim a period
  * in Redis closes it, the others see it busy or done (close.lua). A daemon
  * that was down at the boundary closes the period when it is back, and the
- * periods before it that nobody closed (up to CLOSER_CATCHUP of them).
+ * periods since the last one closed (up to CLOSER_CATCHUP of them; a
+ * challenge with none closed yet starts with the latest). A period in which
+ * nobody scored closes quietly: recorded, not listed, announced or pushed.
  *
  * Closing a period, in steps that a daemon which dies half-way leaves for
  * another to finish:

@@ -40,7 +40,7 @@
 #define CONFIG_FILE_MAX (1 << 20) /* bytes in the whole file */
 #define HOST_MAX        256       /* host buffer of the internal address checks */
 
-enum setting_type { SET_STRING, SET_INT, SET_DURATION, SET_BOOL };
+enum setting_type { SET_STRING, SET_INT, SET_DURATION, SET_DURATION_MS, SET_BOOL };
 
 /* Checks a string value; writes a message (without the setting's name) on error. */
 typedef bool (*setting_check)(const char *value, char *msg, size_t msglen);
@@ -49,7 +49,7 @@ struct setting {
     const char *name;
     enum setting_type type;
     size_t offset;    /* of the char *, int64_t or bool in struct config */
-    int64_t min, max; /* bounds of SET_INT and SET_DURATION (seconds) */
+    int64_t min, max; /* bounds of SET_INT, SET_DURATION (seconds), SET_DURATION_MS (ms) */
     const char *unit; /* what a SET_INT counts, for messages and help */
     const char *def;  /* default, as written in the file */
     bool reloadable;  /* a reload may change it; otherwise it needs a restart */
@@ -68,7 +68,8 @@ static bool check_cors_origins(const char *value, char *msg, size_t msglen);
 #define MIB (1024 * 1024)
 #define DAY 86400
 
-/* One row each of a string, an integer with a unit, a duration in seconds and a boolean. */
+/* One row each of a string, an integer with a unit, a duration in seconds, a
+ * duration in milliseconds ("250ms", or as a duration in seconds) and a boolean. */
 // clang-format off
 #define S(n, def, reload, check, help) \
     {#n, SET_STRING, offsetof(config, n), 0, 0, NULL, def, reload, check, help}
@@ -78,6 +79,8 @@ static bool check_cors_origins(const char *value, char *msg, size_t msglen);
     {#n, SET_DURATION, offsetof(config, n), min, max, NULL, def, reload, NULL, help}
 #define B(n, def, reload, help) \
     {#n, SET_BOOL, offsetof(config, n), 0, 0, NULL, def, reload, NULL, help}
+#define M(n, min, max, def, reload, help) \
+    {#n, SET_DURATION_MS, offsetof(config, n), min, max, NULL, def, reload, NULL, help}
 // clang-format on
 
 static const struct setting settings[] = {
@@ -126,6 +129,13 @@ static const struct setting settings[] = {
     B(webhook_allow_http, "false", false,
       "accept http:// webhook URLs; for tests and receivers on this host only: by default "
       "only https:// is accepted"),
+    M(sse_interval, 50, 60000, "1s", false,
+      "SSE streams: least time between two standings events of one stream (changes in "
+      "between are coalesced); also how often the versions of watched boards are checked"),
+    D(sse_heartbeat, 1, 3600, "15s", false,
+      "SSE streams: a comment line is sent this often so that proxies keep them open"),
+    I(sse_max_buffer, 4 * KIB, 64 * MIB, "bytes", "262144", true,
+      "SSE streams: a subscriber whose unsent output passes this is cut off"),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -212,6 +222,37 @@ static void format_duration(int64_t secs, char *out, size_t outlen)
         }
     }
     snprintf(out, outlen, "%llds", (long long)secs);
+}
+
+/* Formats milliseconds as "250ms", or in seconds' units when whole ("1s"). */
+static void format_ms(int64_t ms, char *out, size_t outlen)
+{
+    if (ms % 1000 == 0)
+        format_duration(ms / 1000, out, outlen);
+    else
+        snprintf(out, outlen, "%lldms", (long long)ms);
+}
+
+/* Parses "250ms" or a duration in seconds ("1s", "2m", "3") into ms. */
+static bool parse_ms(const char *s, int64_t *out)
+{
+    size_t n = strlen(s);
+    int64_t v;
+    if (n > 2 && strcmp(s + n - 2, "ms") == 0) {
+        char num[24];
+        if (n - 2 >= sizeof(num) || !isdigit((unsigned char)*s))
+            return false;
+        memcpy(num, s, n - 2);
+        num[n - 2] = '\0';
+        if (!util_parse_i64(num, 0, INT64_MAX, &v))
+            return false;
+        *out = v;
+        return true;
+    }
+    if (!util_parse_duration(s, INT64_MAX / 1000, &v))
+        return false;
+    *out = v * 1000;
+    return true;
 }
 
 /* True if s is an optional sign and digits, then at most `suffixes` letter. */
@@ -538,6 +579,19 @@ static int setting_apply(config *cfg, const struct setting *s, const char *value
         }
         *field_i64(cfg, s) = v;
         return 0;
+    case SET_DURATION_MS:
+        if (!parse_ms(value, &v))
+            return fail(msg, msglen,
+                        "expected a duration such as 250ms, 1s or 2m (plain numbers are "
+                        "seconds), got \"%s\"",
+                        value);
+        if (v < s->min || v > s->max) {
+            format_ms(v < s->min ? s->min : s->max, lim, sizeof(lim));
+            return fail(msg, msglen, "%s is %s the %s %s", value, v < s->min ? "below" : "above",
+                        v < s->min ? "minimum" : "maximum", lim);
+        }
+        *field_i64(cfg, s) = v;
+        return 0;
     case SET_BOOL: {
         bool b;
         if (!parse_bool(value, &b))
@@ -780,7 +834,7 @@ int config_check(const config *cfg, char *err, size_t errlen)
                 return fail(err, errlen, "%s: not set", s->name);
             if (s->check != NULL && !s->check(v, msg, sizeof(msg)))
                 return fail(err, errlen, "%s: %s", s->name, msg);
-        } else if (s->type == SET_INT || s->type == SET_DURATION) {
+        } else if (s->type == SET_INT || s->type == SET_DURATION || s->type == SET_DURATION_MS) {
             int64_t v = get_i64(cfg, s);
             if (v < s->min || v > s->max)
                 return fail(err, errlen, "%s: %lld is out of range (%lld to %lld)", s->name,
@@ -859,6 +913,11 @@ void config_print_help(FILE *out)
         case SET_DURATION:
             format_duration(s->min, lo, sizeof(lo));
             format_duration(s->max, hi, sizeof(hi));
+            fprintf(out, "  %s = %s (%s to %s)\n", s->name, s->def, lo, hi);
+            break;
+        case SET_DURATION_MS:
+            format_ms(s->min, lo, sizeof(lo));
+            format_ms(s->max, hi, sizeof(hi));
             fprintf(out, "  %s = %s (%s to %s)\n", s->name, s->def, lo, hi);
             break;
         case SET_BOOL:

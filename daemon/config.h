@@ -38,6 +38,9 @@ typedef struct config {
     int64_t webhook_concurrency; /* deliveries in flight at most, per daemon */
     int64_t webhook_retry_base;  /* milliseconds: the first retry's delay bound */
     bool webhook_allow_http;     /* accept http:// URLs (tests, local receivers) */
+    int64_t sse_interval;        /* ms between two standings events of a stream, at least */
+    int64_t sse_heartbeat;       /* seconds between heartbeat comments */
+    int64_t sse_max_buffer;      /* bytes of unsent output before a subscriber is cut off */
 } config;
 
 /* Fills cfg with the defaults. Strings are owned by cfg (config_free). */

@@ -525,8 +525,8 @@ void http_periods_get(http_req *q)
     pr->offset = offset;
     snprintf(pr->ch, sizeof(pr->ch), "%s", ch->id);
     char k[2][KEYS_MAX], off[24], lim[24];
-    keys_leader(k[0], q->who.org, "periods", ch->id);
-    keys_leader(k[1], q->who.org, "closedp", ch->id);
+    keys_periods(k[0], q->who.org, ch->id);
+    keys_closedp(k[1], q->who.org, ch->id);
     util_i64toa(offset, off);
     util_i64toa(limit, lim);
     const char *argv[] = {k[0], k[1], "list", off, lim};

@@ -42,6 +42,7 @@ struct http_server {
     struct evhttp *http;
     struct evhttp_bound_socket *sock;
     size_t busy;
+    size_t held; /* streams ending: their last bytes are still on the way */
     /* Connections that sent a request and are open: an open-addressing set
      * of evhttp_connection pointers (0 = empty), for max_connections. */
     struct evhttp_connection **conns;
@@ -103,7 +104,10 @@ static void on_conn_close(struct evhttp_connection *evcon, void *arg)
     conn_remove(arg, evcon);
 }
 
-typedef enum { ACCESS_NONE, ACCESS_READ, ACCESS_EVENTS, ACCESS_ADMIN } access_kind;
+/* Who may use a route: anyone with a token (READ), reader and above
+ * (STREAM, which also takes the token from a `token` query parameter:
+ * EventSource cannot send headers), posters of events (EVENTS), admins. */
+typedef enum { ACCESS_NONE, ACCESS_READ, ACCESS_STREAM, ACCESS_EVENTS, ACCESS_ADMIN } access_kind;
 
 static const struct route {
     enum evhttp_cmd_type method;
@@ -117,6 +121,7 @@ static const struct route {
     {EVHTTP_REQ_GET, "/v1/challenges/*/leaderboard/around/*", ACCESS_READ, http_board_around},
     {EVHTTP_REQ_GET, "/v1/challenges/*/teams", ACCESS_READ, http_teams_get},
     {EVHTTP_REQ_GET, "/v1/challenges/*/periods", ACCESS_READ, http_periods_get},
+    {EVHTTP_REQ_GET, "/v1/challenges/*/stream", ACCESS_STREAM, http_stream_get},
     {EVHTTP_REQ_GET, "/v1/leaders/*", ACCESS_READ, http_leader_get},
     {EVHTTP_REQ_PUT, "/v1/admin/leaders/*", ACCESS_ADMIN, http_admin_leader_put},
     {EVHTTP_REQ_GET, "/v1/admin/leaders/*", ACCESS_ADMIN, http_admin_leader_get},
@@ -435,7 +440,26 @@ const char *http_header(const http_req *q, const char *name)
 
 size_t http_server_busy(const http_server *h)
 {
-    return h ? h->busy : 0;
+    return h ? h->busy + h->held : 0;
+}
+
+struct evhttp_request *http_detach(http_req *q)
+{
+    struct evhttp_request *r = q->r;
+    common_headers(q->a, r);
+    q->a->http->busy--;
+    free(q);
+    return r;
+}
+
+void http_server_conn_closed(http_server *h, struct evhttp_connection *evcon)
+{
+    conn_remove(h, evcon);
+}
+
+void http_server_hold(http_server *h, int delta)
+{
+    h->held = (size_t)((ptrdiff_t)h->held + delta);
 }
 
 /* Matches path against a pattern, filling q's params; true on a match. */
@@ -487,6 +511,7 @@ static void on_auth_pending(void *arg, const auth_identity *who, bool unavailabl
     }
     q->who = *who;
     bool allowed = p->rt->access == ACCESS_READ ||
+                   (p->rt->access == ACCESS_STREAM && who->role >= ROLE_READER) ||
                    (p->rt->access == ACCESS_EVENTS && who->role != ROLE_READER) ||
                    who->role == ROLE_ADMIN;
     if (!allowed) {
@@ -494,8 +519,9 @@ static void on_auth_pending(void *arg, const auth_identity *who, bool unavailabl
         snprintf(detail, sizeof(detail), "%s %s token cannot do this; it needs %s.",
                  who->role == ROLE_INGEST || who->role == ROLE_ADMIN ? "An" : "A",
                  auth_role_name(who->role),
-                 p->rt->access == ACCESS_ADMIN ? "an admin token"
-                                               : "a leader, ingest or admin token");
+                 p->rt->access == ACCESS_ADMIN    ? "an admin token"
+                 : p->rt->access == ACCESS_STREAM ? "a reader, ingest or admin token"
+                                                  : "a leader, ingest or admin token");
         http_problem(q, 403, "forbidden", detail, NULL);
         return;
     }
@@ -613,8 +639,12 @@ static void on_request(struct evhttp_request *r, void *arg)
 
     const char *authz = evhttp_find_header(evhttp_request_get_input_headers(r), "Authorization");
     const char *token = NULL;
+    char qtoken[AUTH_TOKEN_LEN + 2]; /* never logged: it is a credential */
     if (authz && strncasecmp(authz, "Bearer ", 7) == 0)
         token = authz + 7;
+    else if (authz == NULL && rt->access == ACCESS_STREAM &&
+             query_get(q->query, "token", qtoken, sizeof(qtoken)) >= 0)
+        token = qtoken;
     auth_check(h->a->au, token, on_auth_pending, p);
 }
 

@@ -21,6 +21,7 @@
 #include "errlist.h"
 
 struct evhttp_request;
+struct evhttp_connection;
 struct evbuffer;
 typedef struct http_server http_server;
 
@@ -43,8 +44,17 @@ http_server *http_server_new(app *a, char *err, size_t errlen);
 void http_server_close(http_server *h);
 /* Frees the server; NULL is allowed. */
 void http_server_free(http_server *h);
-/* Requests received and not answered yet. */
+/* Requests received and not answered yet, and streams still ending. */
 size_t http_server_busy(const http_server *h);
+/* Takes over q's request for a streamed answer (http_stream.c): adds the
+ * headers every answer carries, stops counting it as busy and frees q.
+ * The caller answers the returned request itself. */
+struct evhttp_request *http_detach(http_req *q);
+/* A connection whose close callback the caller took over has closed. */
+void http_server_conn_closed(http_server *h, struct evhttp_connection *evcon);
+/* Counts (+1) or stops counting (-1) a stream that is ending as busy, so
+ * that shutdown waits for its last bytes. */
+void http_server_hold(http_server *h, int delta);
 
 /* Sends a JSON body (may be NULL) and frees q. */
 void http_reply(http_req *q, int status, struct evbuffer *body);
@@ -78,6 +88,7 @@ void http_board_get(http_req *q);
 void http_board_around(http_req *q);
 void http_teams_get(http_req *q);
 void http_periods_get(http_req *q);
+void http_stream_get(http_req *q);
 void http_leader_get(http_req *q);
 void http_admin_leader_put(http_req *q);
 void http_admin_leader_get(http_req *q);

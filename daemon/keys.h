@@ -61,7 +61,10 @@
  *   podium:{org}:job:digest:{ch}:{per}  hash  midway digests in progress, as job:close
  *   podium:{org}:digested:{ch}      hash  period -> Unix s its midway digests were done
  *   podium:{org}:digest:{l}         hash  ch -> l's latest digest in ch (JSON, closer.c)
- *   podium:{org}:push               channel  "closed {ch} {per}" once a period is closed
+ *   podium:{org}:push               channel  live changes, one per line: "board {ch}:{per}
+ *                                         {version}" from the daemon that wrote the board
+ *                                         (push.c, coalesced), "closed {ch} {per}" from
+ *                                         the closer once the period's record is written
  *   podium:{org}:rules:changed      channel  rules.lua PUBLISHes each new version here
  *   podium:{org}:webhooks           hash  webhook endpoint id -> JSON: url, format, events,
  *                                         key (base64 of the signing key), created (Unix ms),
@@ -104,6 +107,9 @@
 #define keys_ruleset(buf, org)       keys_org((buf), (org), "ruleset")
 #define keys_rulehist(buf, org)      keys_org((buf), (org), "rulehist")
 #define keys_rules_channel(buf, org) keys_org((buf), (org), "rules:changed")
+#define keys_push_channel(buf, org)  keys_org((buf), (org), "push")
+#define keys_periods(buf, org, ch)   snprintf((buf), KEYS_MAX, "podium:{%s}:periods:%s", (org), (ch))
+#define keys_closedp(buf, org, ch)   snprintf((buf), KEYS_MAX, "podium:{%s}:closedp:%s", (org), (ch))
 #define keys_lock(buf, org, what, id)                                                              \
     snprintf((buf), KEYS_MAX, "podium:{%s}:lock:%s:%s", (org), (what), (id))
 #define keys_webhook_orgs "podium:webhook-orgs"

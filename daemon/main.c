@@ -3,11 +3,13 @@
  *
  * Start-up order: config (defaults, file, --flags, checks), logging, the
  * embedded Redis when none is configured, the store, the read cache, auth,
- * the batcher, the webhook engine, the rules (rulesync.c: the rules file, or
- * the rule set in Redis once the store is ready), the admin token, then the
- * HTTP listener. Everything runs on one event_base. Signals are libevent
- * events: SIGTERM and SIGINT stop accepting requests and claiming webhook
- * deliveries, answer what is in flight and let webhook attempts finish (those
+ * the batcher, the webhook engine, the SSE hub and the push channel (board
+ * changes go from the read cache's listener to both), the rules (rulesync.c:
+ * the rules file, or the rule set in Redis once the store is ready), the
+ * closer, the admin token, then the HTTP listener. Everything runs on one
+ * event_base. Signals are libevent events: SIGTERM and SIGINT stop accepting
+ * requests, closing periods and claiming webhook deliveries, end the SSE
+ * streams, answer what is in flight and let webhook attempts finish (those
  * still running RELEASE_MS before the drain's end go back to the outbox),
  * then leave the loop;
  * SIGHUP reloads the rules file (a bad file keeps the running rules and says
@@ -30,10 +32,12 @@
 #include "http_server.h"
 #include "ingest.h"
 #include "log.h"
+#include "push.h"
 #include "rules.h"
 #include "closer.h"
 #include "rulesync.h"
 #include "sdnotify.h"
+#include "sse.h"
 #include "store.h"
 #include "util.h"
 #include "webhook.h"
@@ -80,6 +84,31 @@ static void on_store_ready(void *arg, bool ready)
     }
 }
 
+/* A board changed: this daemon's writes are announced to the others; every
+ * change may concern a stream. */
+static void on_board_change(void *arg, const char *org, const char *board, int64_t version,
+                            bool local)
+{
+    app *a = arg;
+    if (local)
+        push_note(a->push, board, version);
+    sse_board_changed(a->sse, org, board, version);
+}
+
+/* The closer announced a closed period (push.c). */
+static void on_period_closed(void *arg, const char *org, const char *ch, const char *per)
+{
+    app *a = arg;
+    sse_period_closed(a->sse, org, ch, per);
+}
+
+/* The push channel was (re)subscribed: streams look again. */
+static void on_push_resync(void *arg)
+{
+    app *a = arg;
+    sse_resync(a->sse);
+}
+
 /* Drain timer: leave the loop when nothing is in flight any more. */
 static void on_drain(evutil_socket_t fd, short what, void *arg)
 {
@@ -115,6 +144,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         closer_stop(d->cl);
         http_server_close(d->a.http);
         webhook_stop(d->a.wh);
+        sse_shutdown(d->a.sse); /* streams end now; their last bytes count as busy */
         d->drain_started = util_now_ms();
         on_drain(-1, 0, d);
         break;
@@ -273,6 +303,12 @@ int main(int argc, char **argv)
     a->wh = webhook_new(a->base, a->st, &d.cfg);
     if (a->st == NULL || a->bc == NULL || a->au == NULL || a->in == NULL || a->wh == NULL)
         goto out;
+    a->sse = sse_new(a);
+    push_handlers ph = {.closed = on_period_closed, .resync = on_push_resync, .arg = a};
+    a->push = push_new(a->base, a->st, a->bc, "default", &ph);
+    if (a->sse == NULL || a->push == NULL)
+        goto out;
+    boards_set_on_change(a->bc, on_board_change, a);
     a->rs = rulesync_new(a, "default", d.cfg.rules_file);
     if (a->rs == NULL)
         goto out;
@@ -312,10 +348,12 @@ out:
     http_server_free(a->http);
     ingest_free(a->in);
     store_free(a->st);
+    push_free(a->push);   /* after the store, like rulesync */
     rulesync_free(a->rs); /* after the store: its last callbacks reach rulesync */
     closer_free(d.cl);    /* and the closer */
     webhook_free(a->wh);  /* after the store too: its Redis callbacks reach the engine */
     boards_free(a->bc);
+    sse_free(a->sse); /* after the store and the read cache, whose callbacks reach it */
     auth_free(a->au);
     embedded_redis_stop(d.er);
     if (d.drain)

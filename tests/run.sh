@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config libevent-dev libhiredis-dev libjansson-dev libmsgpack-dev
           libssl-dev libcurl4-openssl-dev libcmocka-dev redis-server python3 clang-format curl)
+# Node.js runs a real EventSource client against the SSE streams
+# (tests/integration/test_stream_node.py); Debian's when none is installed.
+command -v node >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -19,6 +22,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+echo "== npm ci (tests/integration/node)"
+(cd tests/integration/node && npm ci --no-audit --no-fund --loglevel=error)
 
 echo "== clang-format"
 files=$(git ls-files '*.c' '*.h' 2>/dev/null || find daemon tests -name '*.[ch]')

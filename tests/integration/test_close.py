@@ -59,12 +59,11 @@ class CloseTestCase(PodiumTestCase):
             "GET", "/v1/challenges/%s/periods%s" % (challenge, "?" + q if q else "")))
 
     def record(self, pid, challenge="quick", timeout=LENGTH + 6):
-        """Waits for the archive record of a period and returns it."""
+        """Waits for the archive record of a period (listed or, when nobody
+        scored, not) and returns it."""
         def find():
-            for p in self.periods(challenge, limit=100)["periods"]:
-                if p["period"] == pid:
-                    return p
-            return None
+            rec = self.r("HGET", self.key("periods", challenge), pid)
+            return rec and json.loads(rec)
         return wait_until(find, timeout=timeout, interval=0.1, what="period %s closed" % pid)
 
     def challenge_of(self, leader, challenge="quick"):
@@ -145,13 +144,18 @@ class CloseOnceTest(CloseTestCase):
         hist = {h["period"]: h for h in bob["history"]}
         self.assertEqual(hist[pid], {"period": pid, "score": 10, "rank": 2})
 
-        # Listed newest first, with paging.
+        # Listed newest first, with paging; the empty periods around it are
+        # closed (recorded) but not listed.
+        self.assertEqual(self.periods()["periods"], [rec])
+        nxt = self.r("HGET", self.key("periods", "quick"), period_id(period_end(pid)))
+        self.assertEqual(json.loads(nxt)["leaders"], 0)
+        self.play()
+        wait_until(lambda: self.periods()["total"] == 2, timeout=LENGTH + 6, interval=0.1,
+                   what="a second period listed")
         listed = self.periods(limit=1)
         self.assertEqual(len(listed["periods"]), 1)
-        self.assertGreaterEqual(listed["total"], 2)
         self.assertEqual(listed["next_cursor"], "1")
-        older = self.periods(limit=100, cursor=1)["periods"]
-        self.assertIn(pid, [p["period"] for p in older + listed["periods"]])
+        self.assertEqual(self.periods(limit=1, cursor=1)["periods"], [rec])
 
     def test_periods_bad_input(self):
         self.assertProblem(self.req("GET", "/v1/challenges/nope/periods"), 404)
@@ -302,3 +306,34 @@ class CloseWebhooksTest(CloseTestCase):
         time.sleep(1.5)
         self.assertEqual(len(rx.got()), 6)
         self.assertNotIn(rx.url.split("?")[0].split("/hooks")[1], self.d.log() + d2.log())
+
+
+class CloseStreamTest(CloseTestCase):
+    def test_streams_on_both_daemons_get_the_real_close_once(self):
+        from test_stream import Stream
+        d2 = self.start_daemon(name="podiumd2")
+        streams = [Stream(d.port, "/v1/challenges/quick/stream", token=d.admin_token).start()
+                   for d in (self.d, d2)]
+        for s in streams:
+            self.addCleanup(s.close)
+            self.assertEqual(s.status, 200)
+        pid = self.play()
+        rec = self.record(pid)
+        for s in streams:
+            closes = []
+            deadline = time.monotonic() + LENGTH + 4
+            while time.monotonic() < deadline:
+                ev = s.next(timeout=LENGTH + 4)
+                if ev is None:
+                    break
+                if ev.get("event") == "period_closed":
+                    closes.append(json.loads(ev["data"]))
+                    if ev["id"] == pid + ".closed":
+                        break
+            self.assertEqual([c["period"] for c in closes], [pid], closes)
+            self.assertEqual(closes[0], rec)
+        # The next period, in which nobody scored, closes without an event.
+        self.record(period_id(period_end(pid)))
+        for s in streams:
+            evs = [e for e in s.events_for(1.5) if e.get("event") == "period_closed"]
+            self.assertEqual(evs, [])

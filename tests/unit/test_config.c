@@ -24,7 +24,8 @@
 #define ALL_SETTINGS                                                                               \
     "http_listen", "rpc_listen", "redis", "redis_server", "data_dir", "rules_file",                \
         "admin_token_file", "log_level", "cors_origins", "max_body", "max_headers",                \
-        "read_timeout", "batch_window", "batch_events", "idempotency_ttl", "max_connections"
+        "read_timeout", "batch_window", "batch_events", "idempotency_ttl", "max_connections",      \
+        "sse_interval", "sse_heartbeat", "sse_max_buffer"
 
 static const char *const all_settings[] = {ALL_SETTINGS};
 #define NALL (sizeof(all_settings) / sizeof(all_settings[0]))
@@ -69,6 +70,12 @@ static bool field_text(const config *c, const char *name, char *out, size_t outl
         v = c->idempotency_ttl;
     else if (strcmp(name, "max_connections") == 0)
         v = c->max_connections;
+    else if (strcmp(name, "sse_interval") == 0)
+        v = c->sse_interval;
+    else if (strcmp(name, "sse_heartbeat") == 0)
+        v = c->sse_heartbeat;
+    else if (strcmp(name, "sse_max_buffer") == 0)
+        v = c->sse_max_buffer;
     else
         return false;
     if (s != NULL)
@@ -166,6 +173,9 @@ static void test_defaults(void **state)
     assert_int_equal(c.batch_events, 500);
     assert_int_equal(c.idempotency_ttl, 8 * 86400);
     assert_int_equal(c.max_connections, 10000);
+    assert_int_equal(c.sse_interval, 1000);
+    assert_int_equal(c.sse_heartbeat, 15);
+    assert_int_equal(c.sse_max_buffer, 262144);
     assert_int_equal(config_check(&c, err, sizeof(err)), 0);
     config_free(&c);
     assert_null(c.http_listen);
@@ -206,6 +216,9 @@ static void test_each_setting_sets_its_field(void **state)
         {"batch_events", "1", "1"},
         {"idempotency_ttl", "30d", "2592000"},
         {"max_connections", "77", "77"},
+        {"sse_interval", "250ms", "250"},
+        {"sse_heartbeat", "1m", "60"},
+        {"sse_max_buffer", "65536", "65536"},
     };
     assert_int_equal(sizeof(cases) / sizeof(cases[0]), NALL);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -598,6 +611,20 @@ static void test_bounds(void **state)
         {"max_connections", "1000001", false, 0},
         {"max_connections", "-9223372036854775808", false, 0},
         {"max_connections", "9223372036854775808", false, 0},
+        {"sse_interval", "50ms", true, 50},
+        {"sse_interval", "49ms", false, 0},
+        {"sse_interval", "1s", true, 1000},
+        {"sse_interval", "2", true, 2000}, /* plain numbers are seconds, as in durations */
+        {"sse_interval", "1m", true, 60000},
+        {"sse_interval", "60001ms", false, 0},
+        {"sse_interval", "2m", false, 0},
+        {"sse_interval", "ms", false, 0},
+        {"sse_interval", "-5ms", false, 0},
+        {"sse_interval", "1.5s", false, 0},
+        {"sse_heartbeat", "1s", true, 1},
+        {"sse_heartbeat", "0", false, 0},
+        {"sse_max_buffer", "4096", true, 4096},
+        {"sse_max_buffer", "4095", false, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         config c;
@@ -829,6 +856,7 @@ static void test_help(void **state)
     assert_non_null(strstr(text, "  max_body = 1048576 bytes (1024 to 67108864)\n"));
     assert_non_null(strstr(text, "  read_timeout = 10s (1s to 1h)\n"));
     assert_non_null(strstr(text, "  idempotency_ttl = 8d (8d to 365d)\n"));
+    assert_non_null(strstr(text, "  sse_interval = 1s (50ms to 1m)\n"));
     assert_non_null(strstr(text, "        largest request body accepted\n"));
     /* No reload marks before names while SIGHUP rereads only the rules. */
     assert_null(strstr(text, "  *"));
@@ -897,6 +925,9 @@ static void test_man_page(void **state)
         {"batch_events", "500"},
         {"idempotency_ttl", "8d"},
         {"max_connections", "10000"},
+        {"sse_interval", "1s"},
+        {"sse_heartbeat", "15s"},
+        {"sse_max_buffer", "262144"},
     };
     assert_int_equal(sizeof(defs) / sizeof(defs[0]), NALL);
     char *man = read_source("systemd/podiumd.8");
