@@ -24,10 +24,10 @@
  *
  * Closed periods. Each subscriber carries `mark`, the newest closed period
  * passed on to it, and each feed the mark its standings ids carry. On a
- * closed message (or a resubscription) a feed asks closed.lua for the
+ * closed message (or a resubscription) a feed asks close.lua "after" for the
  * periods after its mark and sends each to the subscribers whose mark it
  * is not. A resuming subscriber first gets its own missed periods, read
- * with closed.lua from its Last-Event-ID's mark. Both go over the store's
+ * with close.lua "after" from its Last-Event-ID's mark. Both go over the store's
  * one command connection, so replies come in the order Redis ran them.
  *
  * Ownership. The hub owns feeds, subscribers and messages; the owner of a
@@ -103,7 +103,7 @@ struct feed {
     bool dirty;    /* a fetch is wanted */
     bool force;    /* send the next standings even if unchanged */
     bool fetching; /* a page fetch or the first mark read is in flight */
-    bool closing;  /* a closed.lua read is in flight */
+    bool closing;  /* a close.lua "after" read is in flight */
     bool reclose;  /* another one is wanted after it */
     int pending;   /* callbacks in flight */
     int64_t last_sent_ms;
@@ -448,7 +448,7 @@ static void feed_end_all(struct feed *f)
     }
 }
 
-/* closed.lua "?" reply: the feed's first mark. */
+/* close.lua "after" "?" reply: the feed's first mark. */
 static void on_first_mark(void *arg, const store_reply *r)
 {
     struct feed *f = arg;
@@ -471,7 +471,7 @@ static void on_first_mark(void *arg, const store_reply *r)
     feed_release(f);
 }
 
-/* Runs closed.lua for challenge ch of org after `mark` (or "?"). */
+/* Runs close.lua's "after" for challenge ch of org after `mark` (or "?"). */
 static int run_closed(sse *h, const char *org, const char *ch, const char *mark, store_cb *cb,
                       void *arg)
 {
@@ -479,9 +479,9 @@ static int run_closed(sse *h, const char *org, const char *ch, const char *mark,
     keys_closedp(k1, org, ch);
     keys_periods(k2, org, ch);
     snprintf(max, sizeof(max), "%d", SSE_MAX_MISSED);
-    const char *argv[] = {k1, k2, mark, max};
-    size_t lens[] = {strlen(k1), strlen(k2), strlen(mark), strlen(max)};
-    return store_script(h->a->st, STORE_SCRIPT_CLOSED, 2, 4, argv, lens, cb, arg);
+    const char *argv[] = {k1, k2, "after", mark, max};
+    size_t lens[] = {strlen(k1), strlen(k2), 5, strlen(mark), strlen(max)};
+    return store_script(h->a->st, STORE_SCRIPT_CLOSE, 2, 5, argv, lens, cb, arg);
 }
 
 /* Timer: fetch the feed's page (after its first mark). */
@@ -558,7 +558,7 @@ static struct feed *feed_get(sse *h, const sse_params *p)
     return f;
 }
 
-/* A catching-up subscriber's closed.lua reply: send what it missed, then
+/* A catching-up subscriber's close.lua "after" reply: send what it missed, then
  * the feed's events. */
 static void on_missed(void *arg, const store_reply *r)
 {
@@ -634,7 +634,7 @@ void sse_unsubscribe(sse_sub *s)
         feed_release(f);
 }
 
-/* closed.lua reply for a feed: pass each closed period on, once each. */
+/* close.lua "after" reply for a feed: pass each closed period on, once each. */
 static void on_feed_closed(void *arg, const store_reply *r)
 {
     struct feed *f = arg;

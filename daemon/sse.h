@@ -16,7 +16,7 @@
  * period_closed event "{period}.closed"; the mark is the newest closed
  * period of the challenge the stream had passed on ("-": none existed).
  * A client that comes back with Last-Event-ID gets every period_closed
- * after its mark (closed.lua reads podium:{org}:closedp:{ch}), then the
+ * after its mark (close.lua "after" reads podium:{org}:closedp:{ch}), then the
  * current standings: standings are full snapshots, so nothing is lost.
  * The period alone would not do: with a grace time the previous period
  * closes after the stream has moved on to the next one.

@@ -37,8 +37,7 @@
 extern const char lua_score[], lua_page[], lua_leader[], lua_token[], lua_rules[], lua_teams[],
     lua_swap[];
 
-extern const char lua_adjust[], lua_visibility[], lua_erase[], lua_close[], lua_outbox[],
-    lua_closed[];
+extern const char lua_adjust[], lua_visibility[], lua_erase[], lua_close[], lua_outbox[];
 
 static const struct {
     const char *name;
@@ -56,7 +55,6 @@ static const struct {
     [STORE_SCRIPT_ERASE] = {"erase.lua", lua_erase},
     [STORE_SCRIPT_CLOSE] = {"close.lua", lua_close},
     [STORE_SCRIPT_OUTBOX] = {"outbox.lua", lua_outbox},
-    [STORE_SCRIPT_CLOSED] = {"closed.lua", lua_closed},
 };
 
 #define BACKOFF_MIN_MS 50

@@ -44,9 +44,8 @@ typedef enum {
     STORE_SCRIPT_ERASE,      /* erase.lua: the Redis steps of erasing a leader */
     STORE_SCRIPT_VISIBILITY, /* visibility.lua: hide or show a leader on one board */
     STORE_SCRIPT_ADJUST,     /* adjust.lua: an admin's score adjustment, with its audit entry */
-    STORE_SCRIPT_CLOSE,      /* close.lua: the steps of closing a period (closer.c) */
+    STORE_SCRIPT_CLOSE,      /* close.lua: closing periods (closer.c), closed ones (SSE) */
     STORE_SCRIPT_OUTBOX,     /* outbox.lua: webhook endpoints, deliveries and their history */
-    STORE_SCRIPT_CLOSED,     /* closed.lua: closed periods after a mark (SSE resumes) */
     STORE_SCRIPT_COUNT
 } store_script_id;
 

@@ -45,6 +45,16 @@ list    KEYS: records hash (the done hash of closes), closed periods zset.
         ARGV: op, offset, count.
         Reply: {total, record, ...}, newest first.
 
+after   KEYS: closed periods zset, records hash.
+        ARGV: op, mark (the newest closed period already seen; "" when none
+        existed then; "?" to ask for the newest only), most.
+        Reply: {newest, id1, record1, id2, record2, ...}: the newest closed
+        period ("" when none), then each closed period after the mark,
+        oldest first (the newest `most` when more were missed). A mark that
+        is not in the set (trimmed, or Redis lost it) yields none. For SSE
+        streams (sse.c): what a resuming client missed, or what a stream has
+        not passed on yet.
+
 sweep   KEYS: retention zset.
         ARGV: op, now (Unix s), most (members handled), key prefix
         ("podium:{org}:").
@@ -149,6 +159,25 @@ if op == 'list' then
     for _, rec in ipairs(call('HMGET', KEYS[1], unpack(ids))) do
       if rec then out[#out + 1] = rec end
     end
+  end
+  return out
+end
+
+if op == 'after' then
+  local newest = call('ZRANGE', KEYS[1], -1, -1)[1] or ''
+  if ARGV[2] == '?' then return {newest} end
+  local start = 0
+  if ARGV[2] ~= '' then
+    local r = call('ZRANK', KEYS[1], ARGV[2])
+    if not r then return {newest} end
+    start = r + 1
+  end
+  local n, most = call('ZCARD', KEYS[1]), tonumber(ARGV[3])
+  if n - start > most then start = n - most end
+  local out = {newest}
+  for _, id in ipairs(call('ZRANGE', KEYS[1], start, -1)) do
+    out[#out + 1] = id
+    out[#out + 1] = call('HGET', KEYS[2], id) or ''
   end
   return out
 end
