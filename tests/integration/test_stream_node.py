@@ -72,5 +72,35 @@ class EventSourceTest(PodiumTestCase):
         self.assertEqual(proc.wait(timeout=5), 0)
 
 
+@unittest.skipUnless(NODE and HAVE_MODULES, "node or tests/integration/node/node_modules missing")
+class EventSourceRealCloseTest(EventSourceTest):
+    """The same client through a real period close (4-second periods)."""
+    from test_close import RULES as rules
+
+    def test_eventsource_sees_an_update_and_a_closed_period(self):
+        from test_close import fresh_period
+        _, reader = self.make_token("reader")
+        url = "http://127.0.0.1:%d/v1/challenges/quick/stream?token=%s" % (self.d.port, reader)
+        self.buf = b""
+        proc = subprocess.Popen([NODE, os.path.join(NODE_DIR, "stream.js"), url],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: (proc.kill(), proc.wait(5), proc.stdout.close()))
+        self.assertEqual(self.next_event(proc)["event"], "standings")
+        pid = fresh_period()
+        self.event("ada", "post")
+        self.event("bob", "reply")
+        while True:
+            ev = self.next_event(proc)
+            if ev["event"] == "period_closed":
+                break
+            self.assertEqual(ev["event"], "standings")
+        self.assertEqual(ev["id"], pid + ".closed")
+        self.assertEqual(ev["data"]["period"], pid)
+        self.assertEqual([(w["leader"], w["score"]) for w in ev["data"]["winners"]], [("ada", 10)])
+        self.assertEqual([(s["rank"], s["leader"]) for s in ev["data"]["standings"]],
+                         [(1, "ada"), (2, "bob")])
+        self.assertEqual(proc.wait(timeout=5), 0)
+
+
 if __name__ == "__main__":
     unittest.main()
