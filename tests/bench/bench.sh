@@ -24,38 +24,15 @@ export LEADERS=${LEADERS:-1000} URLS=${URLS:-}
 for p in wrk redis-server redis-cli curl; do
     command -v $p >/dev/null || { echo "bench needs $p (apt-get install wrk redis-server curl)"; exit 1; }
 done
-cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF >/dev/null
-cmake --build build/release -j"$(nproc)" --target podiumd >/dev/null
-
-tmp=$(mktemp -d)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-rport=$(free_port)
-redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
-    --dir "$tmp" --loglevel warning >"$tmp/redis.log" 2>&1 &
-rpid=$!
-cleanup() { kill "${dpid:-}" 2>/dev/null || true; kill "$rpid" 2>/dev/null || true; wait 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
-
-./build/release/podiumd ${PODIUMD_FLAGS:-} --redis "redis://127.0.0.1:$rport" --http_listen 127.0.0.1:0 \
-    --data_dir "$tmp/data" --rules_file "${RULES:-tests/bench/rules.json}" --log_level warning \
-    2>"$tmp/podiumd.log" &
-dpid=$!
-# The daemon logs its port at info level; ask the kernel instead.
-for _ in $(seq 50); do
-    hport=$(ss -ltnpH 2>/dev/null | awk -v p="pid=$dpid," '$0 ~ p {split($4,a,":"); print a[2]; exit}')
-    [ -n "$hport" ] && curl -sf "http://127.0.0.1:$hport/readyz" >/dev/null && break
-    sleep 0.1
-done
-base="http://127.0.0.1:$hport"
-admin=$(cat "$tmp/data/admin.token")
+. tests/bench/lib.sh
+bench_build
+bench_start_redis
+# shellcheck disable=SC2086 # PODIUMD_FLAGS is a list of flags
+bench_start_podiumd "${RULES:-tests/bench/rules.json}" ${PODIUMD_FLAGS:-}
 echo "podiumd pid $dpid on $base, redis on port $rport, $LEADERS leaders, $conns connections, ${secs}s per run"
-
-for i in $(seq 0 $((LEADERS - 1))); do
-    printf 'HSET podium:{default}:leaders l%d "{\\"name\\":\\"Leader %d\\"}"\n' "$i" "$i"
-done | redis-cli -p "$rport" >/dev/null
-export TOKEN=$(curl -sf -X POST -H "Authorization: Bearer $admin" "$base/v1/admin/tokens" \
-    -d '{"role":"ingest"}' | sed 's/.*"token":"\([^"]*\)".*/\1/')
+bench_leaders "$LEADERS"
+TOKEN=$(bench_token ingest)
+export TOKEN
 
 # CPU time (clock ticks) a process has used so far.
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

@@ -19,19 +19,9 @@ length=20
 for p in wrk redis-server redis-cli curl; do
     command -v $p >/dev/null || { echo "needs $p (apt-get install wrk redis-server curl)"; exit 1; }
 done
-cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF >/dev/null
-cmake --build build/release -j"$(nproc)" --target podiumd >/dev/null
-
-tmp=$(mktemp -d)
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-rport=$(free_port)
-hport=$(free_port)
-redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
-    --dir "$tmp" --loglevel warning >"$tmp/redis.log" 2>&1 &
-rpid=$!
-cleanup() { kill "${dpid:-}" 2>/dev/null || true; kill "$rpid" 2>/dev/null || true; wait 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+. tests/bench/lib.sh
+bench_build
+bench_start_redis
 cat >"$tmp/rules.json" <<EOF
 {"activities": {"post": {"points": 10}, "stakeholder_interaction": {"points": 15}},
  "challenges": [
@@ -39,15 +29,9 @@ cat >"$tmp/rules.json" <<EOF
   {"id": "sprint", "name": "Sprint", "period": "interval", "length": "${length}s",
    "starts": "2026-01-01T00:00:00Z", "grace": "0s", "activities": ["stakeholder_interaction"]}]}
 EOF
-./build/release/podiumd --redis "redis://127.0.0.1:$rport" --http_listen "127.0.0.1:$hport" \
-    --data_dir "$tmp/data" --rules_file "$tmp/rules.json" --log_level info 2>"$tmp/podiumd.log" &
-dpid=$!
-base="http://127.0.0.1:$hport"
-for _ in $(seq 50); do curl -sf "$base/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-admin=$(cat "$tmp/data/admin.token")
+BENCH_LOG=info bench_start_podiumd "$tmp/rules.json"
 export LEADERS=1000 TOKEN
-TOKEN=$(curl -sf -X POST -H "Authorization: Bearer $admin" "$base/v1/admin/tokens" \
-    -d '{"role":"ingest"}' | sed 's/.*"token":"\([^"]*\)".*/\1/')
+TOKEN=$(bench_token ingest)
 
 # Wait for a period with at least 12 s left, then fill its board.
 /usr/bin/python3 - "$rport" "$leaders" "$length" <<'PY'
@@ -79,9 +63,7 @@ print("board sprint:%s filled with %d leaders; it ends in %.1f s"
 open("/dev/stdout", "w")
 PY
 end=$(( ( ($(date +%s) - 1767225600) / length + 1) * length + 1767225600 ))
-for i in $(seq 0 999); do
-    printf 'HSET podium:{default}:leaders l%d "{\\"name\\":\\"Leader %d\\"}"\n' "$i" "$i"
-done | redis-cli -p "$rport" >/dev/null
+bench_leaders 1000
 redis-cli -p "$rport" config set slowlog-log-slower-than 1000 >/dev/null
 redis-cli -p "$rport" slowlog reset >/dev/null
 secs=$((end - $(date +%s) + 8))

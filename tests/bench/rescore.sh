@@ -13,28 +13,11 @@ events=${1:-100000}
 for p in redis-server redis-cli curl; do
     command -v $p >/dev/null || { echo "needs $p"; exit 1; }
 done
-cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF >/dev/null
-cmake --build build/release -j"$(nproc)" --target podiumd >/dev/null
-
-tmp=$(mktemp -d)
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-rport=$(free_port)
-hport=$(free_port)
-redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
-    --dir "$tmp" --loglevel warning >"$tmp/redis.log" 2>&1 &
-rpid=$!
-cleanup() { kill "${dpid:-}" 2>/dev/null || true; kill "$rpid" 2>/dev/null || true; wait 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
-./build/release/podiumd --redis "redis://127.0.0.1:$rport" --http_listen "127.0.0.1:$hport" \
-    --data_dir "$tmp/data" --rules_file tests/bench/rules-full.json --log_level warning \
-    --max_body 4194304 2>"$tmp/podiumd.log" &
-dpid=$!
-base="http://127.0.0.1:$hport"
-for _ in $(seq 50); do curl -sf "$base/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-for i in $(seq 0 999); do
-    printf 'HSET podium:{default}:leaders l%d "{\\"name\\":\\"Leader %d\\"}"\n' "$i" "$i"
-done | redis-cli -p "$rport" >/dev/null
+. tests/bench/lib.sh
+bench_build
+bench_start_redis
+bench_start_podiumd tests/bench/rules-full.json --max_body 4194304
+bench_leaders 1000
 /usr/bin/python3 - "$base" "$(cat "$tmp/data/admin.token")" "$events" <<'PY'
 import http.client, json, sys, time, urllib.parse
 base, token, n = sys.argv[1], sys.argv[2], int(sys.argv[3])

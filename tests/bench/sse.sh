@@ -17,39 +17,19 @@ for p in redis-server redis-cli curl cc pkg-config; do
 done
 # One descriptor per stream on both sides, plus a margin.
 ulimit -n "$(( n * 2 + 1024 < $(ulimit -Hn) ? n * 2 + 1024 : $(ulimit -Hn) ))"
-cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF >/dev/null
-cmake --build build/release -j2 --target podiumd >/dev/null
-tmp=$(mktemp -d)
+. tests/bench/lib.sh
+bench_build
+bench_start_redis
 cc -O2 -Wall -o "$tmp/sse_load" tests/bench/sse_load.c $(pkg-config --cflags --libs libevent)
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-rport=$(free_port)
-redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
-    --dir "$tmp" --loglevel warning >"$tmp/redis.log" 2>&1 &
-rpid=$!
-cleanup() { kill "${dpid:-}" 2>/dev/null || true; kill "$rpid" 2>/dev/null || true; wait 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
-
-./build/release/podiumd --redis "redis://127.0.0.1:$rport" --http_listen 127.0.0.1:0 \
-    --data_dir "$tmp/data" --rules_file tests/bench/rules.json --log_level warning \
-    --max_connections $((n + 100)) ${PODIUMD_FLAGS:-} 2>"$tmp/podiumd.log" &
-dpid=$!
-for _ in $(seq 50); do
-    hport=$(ss -ltnpH 2>/dev/null | awk -v p="pid=$dpid," '$0 ~ p {split($4,a,":"); print a[2]; exit}')
-    [ -n "$hport" ] && curl -sf "http://127.0.0.1:$hport/readyz" >/dev/null && break
-    sleep 0.1
-done
-base="http://127.0.0.1:$hport"
-admin=$(cat "$tmp/data/admin.token")
+# shellcheck disable=SC2086 # PODIUMD_FLAGS is a list of flags
+bench_start_podiumd tests/bench/rules.json --max_connections $((n + 100)) ${PODIUMD_FLAGS:-}
 challenge=$(curl -sf -H "Authorization: Bearer $admin" "$base/v1/challenges" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["challenges"][0]["id"])')
 for i in 0 1 2 3 4 5 6 7 8 9; do
     redis-cli -p "$rport" hset 'podium:{default}:leaders' "l$i" "{\"name\":\"Leader $i\"}" >/dev/null
     curl -sf -o /dev/null -H "Authorization: Bearer $admin" "$base/v1/events" -d "{\"leader\":\"l$i\",\"type\":\"post\"}"
 done
-reader=$(curl -sf -X POST -H "Authorization: Bearer $admin" "$base/v1/admin/tokens" \
-    -d '{"role":"reader"}' | sed 's/.*"token":"\([^"]*\)".*/\1/')
+reader=$(bench_token reader)
 echo "podiumd pid $dpid on $base, $n streams of /v1/challenges/$challenge/stream (top 10)"
 # The trigger: a leader not on the board yet takes the lead.
 redis-cli -p "$rport" hset 'podium:{default}:leaders' top '{"name":"Top"}' >/dev/null
