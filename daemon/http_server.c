@@ -133,6 +133,7 @@ static const struct route {
     {EVHTTP_REQ_POST, "/v1/admin/challenges/*/rescore", ACCESS_ADMIN, http_rescore_post},
     {EVHTTP_REQ_POST, "/v1/admin/adjustments", ACCESS_ADMIN, http_adjust_post},
     {EVHTTP_REQ_GET, "/v1/admin/adjustments", ACCESS_ADMIN, http_adjust_list},
+    {EVHTTP_REQ_GET, "/v1/admin/events", ACCESS_ADMIN, http_export_get},
     {EVHTTP_REQ_POST, "/v1/admin/webhooks", ACCESS_ADMIN, http_webhooks_post},
     {EVHTTP_REQ_GET, "/v1/admin/webhooks", ACCESS_ADMIN, http_webhooks_list},
     {EVHTTP_REQ_GET, "/v1/admin/webhooks/*", ACCESS_ADMIN, http_webhooks_get},

@@ -88,6 +88,7 @@ void http_board_get(http_req *q);
 void http_board_around(http_req *q);
 void http_teams_get(http_req *q);
 void http_periods_get(http_req *q);
+void http_export_get(http_req *q);
 void http_stream_get(http_req *q);
 void http_leader_get(http_req *q);
 void http_admin_leader_put(http_req *q);
