@@ -18,7 +18,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF >/dev/null
-cmake --build build/release -j"$(nproc)" --target podiumd
+cmake --build build/release -j"$(nproc)" --target podiumd podiumctl
 
 port=${PODIUM_PORT:-7420}
 mkdir -p data
@@ -42,6 +42,7 @@ Try it (another terminal):
   curl -X PUT -H "Authorization: Bearer \$T" http://127.0.0.1:$port/v1/admin/leaders/ceo -d '{"name":"Ada (CEO)"}'
   curl -H "Authorization: Bearer \$T" http://127.0.0.1:$port/v1/events -d '{"leader":"ceo","type":"post","channel":"linkedin"}'
   curl -H "Authorization: Bearer \$T" http://127.0.0.1:$port/v1/challenges/weekly/leaderboard
+  build/release/podiumctl watch weekly      (a live board; podiumctl --help for more)
 Ctrl-C stops podiumd.
 MSG
 wait $pid

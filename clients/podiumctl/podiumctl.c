@@ -1,0 +1,1010 @@
+/*
+ * podiumctl.c - the comms team's command line for podiumd.
+ *
+ *   podiumctl [options] COMMAND [ARGS]    (podiumctl --help lists them)
+ *
+ * Each command is one or a few calls to podiumd's HTTP API (ctl_http.c),
+ * whose JSON answers are shown as aligned tables for people (ctl_out.c),
+ * or passed through as they are with --json, for scripts. `rules check`
+ * needs no daemon: it runs the daemon's own validator on the file.
+ *
+ * Where it connects: --url, else $PODIUM_URL, else http://127.0.0.1:7420.
+ * The token: --token, else $PODIUM_TOKEN, else the file named by
+ * --token-file or $PODIUM_TOKEN_FILE, else ./data/admin.token (what the
+ * quick start writes) or /var/lib/podium/admin.token when readable.
+ *
+ * Exit status (podiumctl(1)): 0 done; 1 usage; 2 refused as invalid (a
+ * rules file that does not validate, a 400/409/413/422 answer); 3 not found
+ * (404); 4 not allowed (401, 403); 5 podiumd unreachable, unavailable
+ * (503) or failing (other 5xx), or the answer was cut short.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl_http.h"
+#include "ctl_out.h"
+#include "rules.h"
+#include "rulesync.h"
+
+enum { EX_OK = 0, EX_USAGE = 1, EX_INVALID = 2, EX_NOTFOUND = 3, EX_AUTH = 4, EX_UNAVAILABLE = 5 };
+
+/* Global options. */
+static struct {
+    ctl_conn conn;
+    bool json;
+    char token[256];
+} g;
+
+static const char usage_text[] =
+    "usage: podiumctl [--url URL] [--token TOKEN | --token-file FILE] [--json] [--no-color]\n"
+    "                 COMMAND [ARGS]\n"
+    "\n"
+    "Rules:\n"
+    "  rules check FILE                 validate a rules file offline (no daemon needed)\n"
+    "  rules apply FILE [--dry-run]     apply it; --dry-run shows what would change\n"
+    "  rules show                       the rule set in force, with its version\n"
+    "Boards:\n"
+    "  challenges                       challenges, their current period and next reset\n"
+    "  board CHALLENGE [--period P] [--limit N]\n"
+    "  watch CHALLENGE [--limit N]      a live board (Ctrl-C stops)\n"
+    "  periods CHALLENGE                closed periods and their winners\n"
+    "  leader ID                        a leader's standings, streaks, badges, recent events\n"
+    "Admin:\n"
+    "  leader-add ID --name NAME [--team TEAM] [--avatar URL]\n"
+    "  leader-hide ID | leader-unhide ID | leader-erase ID --yes\n"
+    "  team-add ID --name NAME\n"
+    "  token create --role leader|reader|ingest|admin [--leader ID]\n"
+    "  token delete ID\n"
+    "  adjust LEADER CHALLENGE POINTS --reason TEXT [--period P]\n"
+    "  rescore CHALLENGE [--period P]\n"
+    "  export [--since DATE] [--until DATE] [--leader ID] [--challenge ID] [> FILE]\n"
+    "  webhooks                         registered webhooks\n"
+    "\n"
+    "Exit status: 0 done, 1 usage, 2 invalid, 3 not found, 4 not allowed, 5 unavailable.\n";
+
+/* Prints a message to stderr and exits with status ex. */
+__attribute__((noreturn, format(printf, 2, 3))) static void die(int ex, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("podiumctl: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(ex);
+}
+
+/* The exit status an HTTP status stands for. */
+static int exit_for(long status)
+{
+    if (status >= 200 && status < 300)
+        return EX_OK;
+    if (status == 404)
+        return EX_NOTFOUND;
+    if (status == 401 || status == 403)
+        return EX_AUTH;
+    if (status >= 400 && status < 500)
+        return EX_INVALID;
+    return EX_UNAVAILABLE;
+}
+
+/* Explains a failed answer (problem+json: detail and each error) and exits. */
+__attribute__((noreturn)) static void fail_resp(const ctl_resp *r)
+{
+    if (r->status == 0)
+        die(EX_UNAVAILABLE, "cannot reach podiumd at %s: %s", g.conn.url, r->error);
+    json_t *p = json_loadb(r->body, r->len, 0, NULL);
+    const char *detail = json_string_value(json_object_get(p, "detail"));
+    fprintf(stderr, "podiumctl: %ld %s\n", r->status, detail ? detail : r->body);
+    json_t *errs = json_object_get(p, "errors"), *e;
+    size_t i;
+    json_array_foreach(errs, i, e)
+    {
+        const char *ptr = json_string_value(json_object_get(e, "pointer"));
+        const char *msg = json_string_value(json_object_get(e, "message"));
+        fprintf(stderr, "  %s: %s\n", ptr && *ptr ? ptr : "(document)", msg ? msg : "");
+    }
+    if (r->status == 401)
+        fputs("  (give a token with --token, $PODIUM_TOKEN or --token-file)\n", stderr);
+    json_decref(p);
+    exit(exit_for(r->status));
+}
+
+/* Calls podiumd; on success returns the parsed JSON (NULL for no body) and,
+ * with --json, prints the body as it came. Exits on failure. */
+static json_t *call(const char *method, const char *path, const char *body, bool print_json)
+{
+    ctl_resp r;
+    long st = ctl_request(&g.conn, method, path, body, body ? strlen(body) : 0, NULL, &r);
+    if (st < 200 || st >= 300)
+        fail_resp(&r);
+    if (g.json && print_json)
+        fwrite(r.body, 1, r.len, stdout);
+    json_t *j = r.len ? json_loadb(r.body, r.len, 0, NULL) : NULL;
+    ctl_resp_free(&r);
+    return j;
+}
+
+/* Shortcuts to members of a JSON object. */
+static const char *str(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+static json_int_t num(const json_t *o, const char *k)
+{
+    return json_integer_value(json_object_get(o, k));
+}
+
+/* Reads the value of option `name` at argv[*i] ("--name V" or "--name=V"). */
+static const char *opt(int argc, char **argv, int *i, const char *name)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0)
+        return NULL;
+    if (argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (argv[*i][n] != '\0')
+        return NULL;
+    if (*i + 1 >= argc)
+        die(EX_USAGE, "%s needs a value", name);
+    return argv[++*i];
+}
+
+/* Appends "&name=value" (value encoded) to a query being built in q. */
+static void query_add(char *q, size_t len, const char *name, const char *value)
+{
+    char enc[1024];
+    if (value == NULL)
+        return;
+    if (!ctl_urlencode(value, enc, sizeof(enc)))
+        die(EX_USAGE, "%s is too long", name);
+    size_t n = strlen(q);
+    snprintf(q + n, len - n, "%s%s=%s", n ? "&" : "?", name, enc);
+}
+
+/* Reads a whole file (NUL-terminated; caller frees). */
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (f == NULL)
+        die(EX_USAGE, "cannot read %s: %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t n = 0, cap = 0, got;
+    do {
+        if (n + 65536 + 1 > cap) {
+            cap = (n + 65536 + 1) * 2;
+            buf = realloc(buf, cap);
+            if (buf == NULL)
+                die(EX_UNAVAILABLE, "out of memory");
+        }
+        got = fread(buf + n, 1, 65536, f);
+        n += got;
+    } while (got > 0);
+    if (f != stdin)
+        fclose(f);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* The movement arrow of a leaderboard entry: "▲2", "▼1", "=", "new". */
+static void movement_cell(ctl_table *t, const json_t *e)
+{
+    json_t *m = json_object_get(e, "movement");
+    if (!json_is_integer(m))
+        ctl_table_cell(t, CTL_DIM, "new");
+    else if (json_integer_value(m) > 0)
+        ctl_table_cell(t, CTL_GREEN, "▲%" JSON_INTEGER_FORMAT, json_integer_value(m));
+    else if (json_integer_value(m) < 0)
+        ctl_table_cell(t, CTL_RED, "▼%" JSON_INTEGER_FORMAT, -json_integer_value(m));
+    else
+        ctl_table_cell(t, CTL_DIM, "=");
+}
+
+/* Prints a leaderboard page (GET .../leaderboard JSON) as a table. */
+static void print_board(const json_t *page, FILE *out)
+{
+    const char *per = str(page, "period");
+    fprintf(out, "%s%s%s, period %s: %" JSON_INTEGER_FORMAT " leaders\n", ctl_style_on(CTL_BOLD),
+            str(page, "challenge"), ctl_style_off(), per, num(page, "total"));
+    static const char *const h[] = {"RANK", "LEADER", "NAME", "TEAM", "SCORE", "MOVE", NULL};
+    static const ctl_align al[] = {CTL_RIGHT, CTL_LEFT, CTL_LEFT, CTL_LEFT, CTL_RIGHT, CTL_LEFT};
+    ctl_table *t = ctl_table_new(h, al);
+    json_t *e;
+    size_t i;
+    json_array_foreach(json_object_get(page, "entries"), i, e)
+    {
+        ctl_table_row(t);
+        json_int_t rank = num(e, "rank");
+        ctl_table_cell(t, rank <= 3 ? CTL_YELLOW : CTL_PLAIN, "%" JSON_INTEGER_FORMAT, rank);
+        ctl_table_cell(t, CTL_PLAIN, "%s", str(e, "leader"));
+        ctl_table_cell(t, CTL_BOLD, "%s", str(e, "name"));
+        ctl_table_cell(t, CTL_DIM, "%s", str(e, "team"));
+        ctl_table_cell(t, CTL_PLAIN, "%" JSON_INTEGER_FORMAT, num(e, "score"));
+        movement_cell(t, e);
+    }
+    ctl_table_print(t, out);
+}
+
+/* podiumctl rules check|apply|show */
+static int cmd_rules(int argc, char **argv)
+{
+    if (argc < 1)
+        die(EX_USAGE, "rules: check FILE, apply FILE [--dry-run] or show");
+    if (strcmp(argv[0], "check") == 0) {
+        if (argc != 2)
+            die(EX_USAGE, "usage: podiumctl rules check FILE");
+        rules *r = rulesync_read_file(argv[1], stderr);
+        if (r == NULL)
+            return EX_INVALID;
+        if (g.json)
+            printf("{\"valid\":true,\"activities\":%zu,\"challenges\":%zu}\n", r->n_activities,
+                   r->n_challenges);
+        else
+            printf("%s: ok (%zu activities, %zu challenges)\n", argv[1], r->n_activities,
+                   r->n_challenges);
+        rules_free(r);
+        return EX_OK;
+    }
+    if (strcmp(argv[0], "show") == 0) {
+        ctl_resp r;
+        if (ctl_request(&g.conn, "GET", "/v1/rules", NULL, 0, NULL, &r) != 200)
+            fail_resp(&r);
+        fwrite(r.body, 1, r.len, stdout);
+        ctl_resp_free(&r);
+        return EX_OK;
+    }
+    if (strcmp(argv[0], "apply") != 0 || argc < 2)
+        die(EX_USAGE, "usage: podiumctl rules apply FILE [--dry-run]");
+    bool dry = argc > 2 && strcmp(argv[2], "--dry-run") == 0;
+    size_t len;
+    char *doc = slurp(argv[1], &len);
+    json_t *j = call("PUT", dry ? "/v1/rules?dry_run=1" : "/v1/rules", doc, true);
+    free(doc);
+    if (g.json) {
+        json_decref(j);
+        return EX_OK;
+    }
+    if (!dry) {
+        printf("%s version %" JSON_INTEGER_FORMAT " (%s)\n",
+               json_is_true(json_object_get(j, "changed")) ? "applied as" : "unchanged: already",
+               num(j, "version"), str(j, "applied_at"));
+        json_decref(j);
+        return EX_OK;
+    }
+    if (json_is_integer(json_object_get(j, "version")))
+        printf("valid; against stored version %" JSON_INTEGER_FORMAT ":\n", num(j, "version"));
+    else
+        printf("valid; no rule set is stored yet: everything is new\n");
+    json_t *ch = json_object_get(j, "changes");
+    const char *kinds[] = {"activities", "challenges"};
+    for (int k = 0; k < 2; k++) {
+        json_t *c = json_object_get(ch, kinds[k]), *v;
+        size_t i;
+        const char *what[] = {"added", "removed", "changed"};
+        for (int w = 0; w < 3; w++) {
+            json_array_foreach(json_object_get(c, what[w]), i, v)
+            {
+                const char *id = json_is_string(v) ? json_string_value(v) : str(v, "id");
+                printf("  %s%-8s%s %s %s\n",
+                       ctl_style_on(w == 0   ? CTL_GREEN
+                                    : w == 1 ? CTL_RED
+                                             : CTL_YELLOW),
+                       what[w], ctl_style_off(), kinds[k], id);
+            }
+        }
+    }
+    json_t *o;
+    size_t i;
+    json_array_foreach(json_object_get(ch, "other"), i, o)
+        printf("  %s%-8s%s %s\n", ctl_style_on(CTL_YELLOW), "changed", ctl_style_off(),
+               json_string_value(o));
+    json_t *b;
+    json_array_foreach(json_object_get(j, "boards"), i, b)
+    {
+        printf("\n%s%s%s %s: today -> proposed\n", ctl_style_on(CTL_BOLD), str(b, "challenge"),
+               ctl_style_off(), str(b, "period"));
+        static const char *const h[] = {"RANK",     "TODAY", "SCORE", "RANK",
+                                        "PROPOSED", "SCORE", NULL};
+        static const ctl_align al[] = {CTL_RIGHT, CTL_LEFT, CTL_RIGHT,
+                                       CTL_RIGHT, CTL_LEFT, CTL_RIGHT};
+        ctl_table *t = ctl_table_new(h, al);
+        json_t *today = json_object_get(b, "today"), *prop = json_object_get(b, "proposed");
+        size_t n = json_array_size(today) > json_array_size(prop) ? json_array_size(today)
+                                                                  : json_array_size(prop);
+        for (size_t r = 0; r < n; r++) {
+            ctl_table_row(t);
+            json_t *pair[2] = {json_array_get(today, r), json_array_get(prop, r)};
+            for (int s = 0; s < 2; s++) {
+                if (pair[s] == NULL) {
+                    ctl_table_cell(t, CTL_PLAIN, "%s", "");
+                    ctl_table_cell(t, CTL_PLAIN, "%s", "");
+                    ctl_table_cell(t, CTL_PLAIN, "%s", "");
+                    continue;
+                }
+                ctl_table_cell(t, CTL_PLAIN, "%" JSON_INTEGER_FORMAT, num(pair[s], "rank"));
+                ctl_table_cell(t, CTL_PLAIN, "%s", str(pair[s], "leader"));
+                ctl_table_cell(t, CTL_PLAIN, "%" JSON_INTEGER_FORMAT, num(pair[s], "score"));
+            }
+        }
+        ctl_table_print(t, stdout);
+    }
+    json_decref(j);
+    return EX_OK;
+}
+
+/* podiumctl challenges */
+static int cmd_challenges(int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 0)
+        die(EX_USAGE, "usage: podiumctl challenges");
+    json_t *j = call("GET", "/v1/challenges", NULL, true);
+    if (!g.json) {
+        static const char *const h[] = {"CHALLENGE", "NAME", "PERIOD", "ENDS", "SCORING", NULL};
+        ctl_table *t = ctl_table_new(h, NULL);
+        json_t *c;
+        size_t i;
+        json_array_foreach(json_object_get(j, "challenges"), i, c)
+        {
+            json_t *cur = json_object_get(c, "current");
+            ctl_table_row(t);
+            ctl_table_cell(t, CTL_BOLD, "%s", str(c, "id"));
+            ctl_table_cell(t, CTL_PLAIN, "%s", str(c, "name"));
+            ctl_table_cell(t, CTL_PLAIN, "%s", cur ? str(cur, "id") : "-");
+            ctl_table_cell(t, CTL_DIM, "%s", cur && *str(cur, "ends") ? str(cur, "ends") : "-");
+            ctl_table_cell(t, CTL_PLAIN, "%s", str(c, "scoring"));
+        }
+        ctl_table_print(t, stdout);
+    }
+    json_decref(j);
+    return EX_OK;
+}
+
+/* Parses --period and --limit of a board command. */
+static void board_opts(int argc, char **argv, int from, const char **per, const char **limit)
+{
+    for (int i = from; i < argc; i++) {
+        const char *v;
+        if ((v = opt(argc, argv, &i, "--period")))
+            *per = v;
+        else if ((v = opt(argc, argv, &i, "--limit")))
+            *limit = v;
+        else
+            die(EX_USAGE, "unknown option %s", argv[i]);
+    }
+}
+
+/* podiumctl board CHALLENGE [--period P] [--limit N] */
+static int cmd_board(int argc, char **argv)
+{
+    if (argc < 1)
+        die(EX_USAGE, "usage: podiumctl board CHALLENGE [--period P] [--limit N]");
+    const char *per = NULL, *limit = "10";
+    board_opts(argc, argv, 1, &per, &limit);
+    char path[2048], enc[256], q[1024] = "";
+    if (!ctl_urlencode(argv[0], enc, sizeof(enc)))
+        die(EX_USAGE, "challenge id too long");
+    query_add(q, sizeof(q), "period", per);
+    query_add(q, sizeof(q), "limit", limit);
+    snprintf(path, sizeof(path), "/v1/challenges/%s/leaderboard%s", enc, q);
+    json_t *j = call("GET", path, NULL, true);
+    if (!g.json)
+        print_board(j, stdout);
+    json_decref(j);
+    return EX_OK;
+}
+
+/* State of `watch`: SSE lines gathered into events. */
+struct watch {
+    char *buf;
+    size_t len, cap;
+    char event[64];
+    bool tty;
+};
+
+/* Handles one SSE event (name, data). */
+static void watch_event(struct watch *w, const char *data)
+{
+    json_t *j = json_loads(data, 0, NULL);
+    if (g.json) {
+        printf("{\"event\":\"%s\",\"data\":%s}\n", w->event, data);
+        fflush(stdout);
+    } else if (strcmp(w->event, "standings") == 0 && j) {
+        if (w->tty)
+            fputs("\033[H\033[2J", stdout); /* clear the screen */
+        time_t now = time(NULL);
+        char at[32];
+        strftime(at, sizeof(at), "%H:%M:%S", localtime(&now));
+        print_board(j, stdout);
+        printf("%s(live: updated %s; Ctrl-C stops)%s\n", ctl_style_on(CTL_DIM), at,
+               ctl_style_off());
+        fflush(stdout);
+    } else if (strcmp(w->event, "period_closed") == 0 && j) {
+        json_t *win = json_array_get(json_object_get(j, "winners"), 0);
+        printf("%speriod %s closed%s: winner %s (%" JSON_INTEGER_FORMAT ")\n",
+               ctl_style_on(CTL_YELLOW), str(j, "period"), ctl_style_off(),
+               win ? str(win, "name") : "nobody", win ? num(win, "score") : 0);
+        fflush(stdout);
+    }
+    json_decref(j);
+}
+
+/* ctl_stream callback: splits the SSE text into lines and events. */
+static bool watch_piece(void *arg, const char *data, size_t len)
+{
+    struct watch *w = arg;
+    if (w->len + len + 1 > w->cap) {
+        w->cap = (w->len + len + 1) * 2;
+        w->buf = realloc(w->buf, w->cap);
+        if (w->buf == NULL)
+            die(EX_UNAVAILABLE, "out of memory");
+    }
+    memcpy(w->buf + w->len, data, len);
+    w->len += len;
+    w->buf[w->len] = '\0';
+    char *start = w->buf, *nl;
+    static char dbuf[1 << 20];
+    static size_t dlen;
+    while ((nl = memchr(start, '\n', w->len - (size_t)(start - w->buf)))) {
+        *nl = '\0';
+        if (nl > start && nl[-1] == '\r')
+            nl[-1] = '\0';
+        if (*start == '\0') { /* end of an event */
+            if (dlen) {
+                dbuf[dlen] = '\0';
+                watch_event(w, dbuf);
+            }
+            dlen = 0;
+            snprintf(w->event, sizeof(w->event), "message");
+        } else if (strncmp(start, "event:", 6) == 0) {
+            snprintf(w->event, sizeof(w->event), "%s", start + 6 + (start[6] == ' '));
+        } else if (strncmp(start, "data:", 5) == 0) {
+            const char *d = start + 5 + (start[5] == ' ');
+            size_t n = strlen(d);
+            if (dlen + n + 2 < sizeof(dbuf)) {
+                if (dlen)
+                    dbuf[dlen++] = '\n';
+                memcpy(dbuf + dlen, d, n);
+                dlen += n;
+            }
+        }
+        start = nl + 1;
+    }
+    w->len -= (size_t)(start - w->buf);
+    memmove(w->buf, start, w->len);
+    return true;
+}
+
+/* podiumctl watch CHALLENGE [--limit N] */
+static int cmd_watch(int argc, char **argv)
+{
+    if (argc < 1)
+        die(EX_USAGE, "usage: podiumctl watch CHALLENGE [--limit N]");
+    const char *per = NULL, *limit = "10";
+    board_opts(argc, argv, 1, &per, &limit);
+    char path[2048], enc[256], q[1024] = "";
+    if (!ctl_urlencode(argv[0], enc, sizeof(enc)))
+        die(EX_USAGE, "challenge id too long");
+    query_add(q, sizeof(q), "period", per);
+    query_add(q, sizeof(q), "limit", limit);
+    snprintf(path, sizeof(path), "/v1/challenges/%s/stream%s", enc, q);
+    struct watch w = {.tty = isatty(STDOUT_FILENO) && !g.json};
+    snprintf(w.event, sizeof(w.event), "message");
+    ctl_conn c = g.conn;
+    c.timeout_s = 0;
+    for (;;) { /* reconnect after a drop, as EventSource does */
+        ctl_resp r;
+        long st = ctl_stream(&c, path, "Accept: text/event-stream", watch_piece, &w, &r);
+        if (st != 200 && st != 0)
+            fail_resp(&r);
+        ctl_resp_free(&r);
+        fprintf(stderr, "podiumctl: stream ended (%s); reconnecting in 2 s\n",
+                r.error[0] ? r.error : "closed by podiumd");
+        w.len = 0;
+        sleep(2);
+    }
+}
+
+/* podiumctl periods CHALLENGE */
+static int cmd_periods(int argc, char **argv)
+{
+    if (argc != 1)
+        die(EX_USAGE, "usage: podiumctl periods CHALLENGE");
+    char path[1024], enc[256];
+    if (!ctl_urlencode(argv[0], enc, sizeof(enc)))
+        die(EX_USAGE, "challenge id too long");
+    snprintf(path, sizeof(path), "/v1/challenges/%s/periods?limit=100", enc);
+    json_t *j = call("GET", path, NULL, true);
+    if (!g.json) {
+        static const char *const h[] = {"PERIOD", "LEADERS", "WINNER", "SCORE", "CLOSED", NULL};
+        static const ctl_align al[] = {CTL_LEFT, CTL_RIGHT, CTL_LEFT, CTL_RIGHT, CTL_LEFT};
+        ctl_table *t = ctl_table_new(h, al);
+        json_t *p;
+        size_t i;
+        json_array_foreach(json_object_get(j, "periods"), i, p)
+        {
+            json_t *w = json_object_get(p, "winners");
+            ctl_table_row(t);
+            ctl_table_cell(t, CTL_BOLD, "%s", str(p, "period"));
+            ctl_table_cell(t, CTL_PLAIN, "%" JSON_INTEGER_FORMAT, num(p, "leaders"));
+            char names[512] = "";
+            json_t *x;
+            size_t k;
+            json_array_foreach(w, k, x)
+            {
+                size_t n = strlen(names);
+                snprintf(names + n, sizeof(names) - n, "%s%s", k ? ", " : "", str(x, "name"));
+            }
+            ctl_table_cell(t, CTL_YELLOW, "%s", names);
+            ctl_table_cell(t, CTL_PLAIN, "%" JSON_INTEGER_FORMAT,
+                           num(json_array_get(w, 0), "score"));
+            ctl_table_cell(t, CTL_DIM, "%s", str(p, "closed_at"));
+        }
+        ctl_table_print(t, stdout);
+    }
+    json_decref(j);
+    return EX_OK;
+}
+
+/* podiumctl leader ID */
+static int cmd_leader(int argc, char **argv)
+{
+    if (argc != 1)
+        die(EX_USAGE, "usage: podiumctl leader ID");
+    char path[1024], enc[256];
+    if (!ctl_urlencode(argv[0], enc, sizeof(enc)))
+        die(EX_USAGE, "leader id too long");
+    snprintf(path, sizeof(path), "/v1/leaders/%s", enc);
+    json_t *j = call("GET", path, NULL, true);
+    if (g.json) {
+        json_decref(j);
+        return EX_OK;
+    }
+    json_t *prof = json_object_get(j, "profile");
+    printf("%s%s%s (%s)%s%s\n", ctl_style_on(CTL_BOLD), str(prof, "name"), ctl_style_off(),
+           str(j, "id"), *str(prof, "team") ? ", team " : "", str(prof, "team"));
+    static const char *const h[] = {"CHALLENGE", "PERIOD", "SCORE", "RANK", NULL};
+    static const ctl_align al[] = {CTL_LEFT, CTL_LEFT, CTL_RIGHT, CTL_RIGHT};
+    ctl_table *t = ctl_table_new(h, al);
+    json_t *s;
+    size_t i;
+    json_array_foreach(json_object_get(j, "standings"), i, s)
+    {
+        ctl_table_row(t);
+        ctl_table_cell(t, CTL_PLAIN, "%s", str(s, "challenge"));
+        ctl_table_cell(t, CTL_PLAIN, "%s", str(s, "period"));
+        ctl_table_cell(t, CTL_BOLD, "%" JSON_INTEGER_FORMAT, num(s, "score"));
+        if (json_is_integer(json_object_get(s, "rank")))
+            ctl_table_cell(t, CTL_PLAIN, "#%" JSON_INTEGER_FORMAT, num(s, "rank"));
+        else
+            ctl_table_cell(t, CTL_DIM, "-");
+    }
+    ctl_table_print(t, stdout);
+    json_t *c;
+    json_array_foreach(json_object_get(j, "challenges"), i, c)
+    {
+        json_t *b, *d = json_object_get(c, "digest");
+        size_t k;
+        if (num(c, "streak") > 0)
+            printf("%s: %" JSON_INTEGER_FORMAT "-day streak\n", str(c, "challenge"),
+                   num(c, "streak"));
+        json_array_foreach(json_object_get(c, "badges"), k, b)
+            printf("%s: badge %s%s%s (%s)\n", str(c, "challenge"), ctl_style_on(CTL_YELLOW),
+                   str(b, "badge"), ctl_style_off(), str(b, "period"));
+        if (json_is_object(d))
+            printf("%s: %s\n", str(c, "challenge"), str(d, "text"));
+    }
+    json_t *recent = json_object_get(j, "recent"), *e;
+    if (json_array_size(recent) > 0) {
+        printf("\nrecent events:\n");
+        static const char *const h2[] = {"AT", "TYPE", "POINTS", "NOTE", NULL};
+        static const ctl_align al2[] = {CTL_LEFT, CTL_LEFT, CTL_RIGHT, CTL_LEFT};
+        t = ctl_table_new(h2, al2);
+        json_array_foreach(recent, i, e)
+        {
+            json_t *ev = json_object_get(e, "event"), *res = json_object_get(e, "result");
+            ctl_table_row(t);
+            ctl_table_cell(t, CTL_DIM, "%s", str(ev, "at"));
+            ctl_table_cell(t, CTL_PLAIN, "%s", str(ev, "type"));
+            ctl_table_cell(t, CTL_PLAIN, "%" JSON_INTEGER_FORMAT, num(res, "points"));
+            json_t *reasons = json_object_get(res, "reasons");
+            ctl_table_cell(t, json_array_size(reasons) ? CTL_RED : CTL_PLAIN, "%s",
+                           json_array_size(reasons) ? json_string_value(json_array_get(reasons, 0))
+                                                    : str(ev, "note"));
+        }
+        ctl_table_print(t, stdout);
+    }
+    json_decref(j);
+    return EX_OK;
+}
+
+/* PUTs a leader's profile after merging `changes` into the stored one. */
+static int put_leader(const char *id, json_t *changes, bool merge)
+{
+    char path[1024], enc[256];
+    if (!ctl_urlencode(id, enc, sizeof(enc)))
+        die(EX_USAGE, "leader id too long");
+    snprintf(path, sizeof(path), "/v1/admin/leaders/%s", enc);
+    json_t *body = changes;
+    if (merge) {
+        json_t *cur = call("GET", path, NULL, false);
+        body = json_object_get(cur, "profile") ? json_deep_copy(json_object_get(cur, "profile"))
+                                               : json_deep_copy(cur);
+        json_decref(cur);
+        json_object_update(body, changes);
+        json_decref(changes);
+    }
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    json_t *j = call("PUT", path, text, true);
+    free(text);
+    if (!g.json)
+        printf("leader %s saved\n", id);
+    json_decref(j);
+    return EX_OK;
+}
+
+/* podiumctl leader-add | leader-hide | leader-unhide | leader-erase | team-add */
+static int cmd_leader_admin(const char *cmd, int argc, char **argv)
+{
+    if (argc < 1)
+        die(EX_USAGE, "usage: podiumctl %s ID ...", cmd);
+    const char *id = argv[0];
+    if (strcmp(cmd, "leader-hide") == 0 || strcmp(cmd, "leader-unhide") == 0)
+        return put_leader(id, json_pack("{s:b}", "hidden", strcmp(cmd, "leader-hide") == 0), true);
+    if (strcmp(cmd, "leader-erase") == 0) {
+        if (argc != 2 || strcmp(argv[1], "--yes") != 0)
+            die(EX_USAGE, "erasing removes the leader and their events for good: add --yes");
+        char path[1024], enc[256];
+        if (!ctl_urlencode(id, enc, sizeof(enc)))
+            die(EX_USAGE, "leader id too long");
+        snprintf(path, sizeof(path), "/v1/admin/leaders/%s", enc);
+        json_decref(call("DELETE", path, NULL, true));
+        if (!g.json)
+            printf("leader %s erased\n", id);
+        return EX_OK;
+    }
+    const char *name = NULL, *team = NULL, *avatar = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if ((v = opt(argc, argv, &i, "--name")))
+            name = v;
+        else if ((v = opt(argc, argv, &i, "--team")) && strcmp(cmd, "leader-add") == 0)
+            team = v;
+        else if ((v = opt(argc, argv, &i, "--avatar")) && strcmp(cmd, "leader-add") == 0)
+            avatar = v;
+        else
+            die(EX_USAGE, "unknown option %s", argv[i]);
+    }
+    if (name == NULL)
+        die(EX_USAGE, "%s needs --name", cmd);
+    json_t *b = json_pack("{s:s}", "name", name);
+    if (team)
+        json_object_set_new(b, "team", json_string(team));
+    if (avatar)
+        json_object_set_new(b, "avatar", json_string(avatar));
+    if (strcmp(cmd, "leader-add") == 0)
+        return put_leader(id, b, false);
+    char path[1024], enc[256];
+    if (!ctl_urlencode(id, enc, sizeof(enc)))
+        die(EX_USAGE, "team id too long");
+    snprintf(path, sizeof(path), "/v1/admin/teams/%s", enc);
+    char *text = json_dumps(b, JSON_COMPACT);
+    json_decref(b);
+    json_decref(call("PUT", path, text, true));
+    free(text);
+    if (!g.json)
+        printf("team %s saved\n", id);
+    return EX_OK;
+}
+
+/* podiumctl token create|delete */
+static int cmd_token(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[0], "delete") == 0) {
+        char path[1024], enc[256];
+        if (!ctl_urlencode(argv[1], enc, sizeof(enc)))
+            die(EX_USAGE, "token id too long");
+        snprintf(path, sizeof(path), "/v1/admin/tokens/%s", enc);
+        json_decref(call("DELETE", path, NULL, true));
+        if (!g.json)
+            printf("token %s deleted\n", argv[1]);
+        return EX_OK;
+    }
+    if (argc < 1 || strcmp(argv[0], "create") != 0)
+        die(EX_USAGE, "usage: podiumctl token create --role ROLE [--leader ID] | token delete ID");
+    const char *role = NULL, *leader = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if ((v = opt(argc, argv, &i, "--role")))
+            role = v;
+        else if ((v = opt(argc, argv, &i, "--leader")))
+            leader = v;
+        else
+            die(EX_USAGE, "unknown option %s", argv[i]);
+    }
+    if (role == NULL)
+        die(EX_USAGE, "token create needs --role leader, reader, ingest or admin");
+    json_t *b = json_pack("{s:s}", "role", role);
+    if (leader)
+        json_object_set_new(b, "leader", json_string(leader));
+    char *text = json_dumps(b, JSON_COMPACT);
+    json_decref(b);
+    json_t *j = call("POST", "/v1/admin/tokens", text, true);
+    free(text);
+    if (!g.json) {
+        printf("%s\n", str(j, "token"));
+        fflush(stdout);
+        fprintf(stderr, "token id %s, role %s%s%s: shown once, keep it safe\n", str(j, "id"),
+                str(j, "role"), leader ? ", leader " : "", leader ? leader : "");
+    }
+    json_decref(j);
+    return EX_OK;
+}
+
+/* podiumctl adjust LEADER CHALLENGE POINTS --reason TEXT [--period P] */
+static int cmd_adjust(int argc, char **argv)
+{
+    if (argc < 3)
+        die(EX_USAGE, "usage: podiumctl adjust LEADER CHALLENGE POINTS --reason TEXT [--period P]");
+    char *end;
+    long long pts = strtoll(argv[2], &end, 10);
+    if (*end || end == argv[2])
+        die(EX_USAGE, "POINTS must be a whole number, such as 15 or -5");
+    const char *reason = NULL, *per = NULL;
+    for (int i = 3; i < argc; i++) {
+        const char *v;
+        if ((v = opt(argc, argv, &i, "--reason")))
+            reason = v;
+        else if ((v = opt(argc, argv, &i, "--period")))
+            per = v;
+        else
+            die(EX_USAGE, "unknown option %s", argv[i]);
+    }
+    if (reason == NULL)
+        die(EX_USAGE, "adjust needs --reason: it is kept in the audit log");
+    json_t *b = json_pack("{s:s, s:s, s:I, s:s}", "leader", argv[0], "challenge", argv[1], "points",
+                          (json_int_t)pts, "reason", reason);
+    if (per)
+        json_object_set_new(b, "period", json_string(per));
+    char *text = json_dumps(b, JSON_COMPACT);
+    json_decref(b);
+    json_t *j = call("POST", "/v1/admin/adjustments", text, true);
+    free(text);
+    if (!g.json)
+        printf("%s now has %" JSON_INTEGER_FORMAT " in %s %s (rank %" JSON_INTEGER_FORMAT ")\n",
+               argv[0], num(j, "score"), argv[1], str(j, "period"), num(j, "rank"));
+    json_decref(j);
+    return EX_OK;
+}
+
+/* podiumctl rescore CHALLENGE [--period P] */
+static int cmd_rescore(int argc, char **argv)
+{
+    if (argc < 1)
+        die(EX_USAGE, "usage: podiumctl rescore CHALLENGE [--period P]");
+    const char *per = NULL, *limit = NULL;
+    board_opts(argc, argv, 1, &per, &limit);
+    char path[2048], enc[256], q[1024] = "";
+    if (!ctl_urlencode(argv[0], enc, sizeof(enc)))
+        die(EX_USAGE, "challenge id too long");
+    query_add(q, sizeof(q), "period", per);
+    snprintf(path, sizeof(path), "/v1/admin/challenges/%s/rescore%s", enc, q);
+    g.conn.timeout_s = 900;
+    json_t *j = call("POST", path, NULL, true);
+    if (!g.json)
+        printf("rescored %s %s: %" JSON_INTEGER_FORMAT " events in %" JSON_INTEGER_FORMAT " ms\n",
+               argv[0], str(j, "period"), num(j, "events"), num(j, "took_ms"));
+    json_decref(j);
+    return EX_OK;
+}
+
+/* State of `export`: lines counted for the progress line. */
+struct export
+{
+    int64_t bytes, lines, shown_at;
+    bool progress;
+};
+
+/* Writes a piece of the export and updates the progress line. */
+static bool export_piece(void *arg, const char *data, size_t len)
+{
+    struct export *x = arg;
+    if (fwrite(data, 1, len, stdout) != len)
+        die(EX_UNAVAILABLE, "cannot write the export: %s", strerror(errno));
+    x->bytes += (int64_t)len;
+    for (size_t i = 0; i < len; i++)
+        x->lines += data[i] == '\n';
+    if (x->progress && x->lines - x->shown_at >= 1000) {
+        fprintf(stderr, "\rexported %" PRId64 " lines, %.1f MB", x->lines, x->bytes / 1e6);
+        x->shown_at = x->lines;
+    }
+    return true;
+}
+
+/* podiumctl export [--since D] [--until D] [--leader ID] [--challenge ID] */
+static int cmd_export(int argc, char **argv)
+{
+    char q[2048] = "", path[2200];
+    for (int i = 0; i < argc; i++) {
+        static const char *const names[] = {"since", "until", "leader", "challenge", "limit"};
+        bool ok = false;
+        for (size_t k = 0; k < 5 && !ok; k++) {
+            char flag[32];
+            snprintf(flag, sizeof(flag), "--%s", names[k]);
+            const char *v = opt(argc, argv, &i, flag);
+            if (v) {
+                query_add(q, sizeof(q), names[k], v);
+                ok = true;
+            }
+        }
+        if (!ok)
+            die(EX_USAGE, "unknown option %s", argv[i]);
+    }
+    snprintf(path, sizeof(path), "/v1/admin/events%s", q);
+    struct export x = {.progress = isatty(STDERR_FILENO)};
+    ctl_conn c = g.conn;
+    c.timeout_s = 0;
+    ctl_resp r;
+    long st = ctl_stream(&c, path, NULL, export_piece, &x, &r);
+    if (x.progress)
+        fprintf(stderr, "\r");
+    if (st != 200)
+        fail_resp(&r);
+    ctl_resp_free(&r);
+    fflush(stdout);
+    if (x.progress || !isatty(STDOUT_FILENO))
+        fprintf(stderr, "exported %" PRId64 " lines (%.1f MB)\n", x.lines, x.bytes / 1e6);
+    return EX_OK;
+}
+
+/* podiumctl webhooks */
+static int cmd_webhooks(int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 0)
+        die(EX_USAGE, "usage: podiumctl webhooks");
+    json_t *j = call("GET", "/v1/admin/webhooks", NULL, true);
+    if (!g.json) {
+        static const char *const h[] = {"ID", "URL", "FORMAT", "EVENTS", "STATE", NULL};
+        ctl_table *t = ctl_table_new(h, NULL);
+        json_t *w, *arr = json_is_array(j) ? j : json_object_get(j, "webhooks");
+        size_t i;
+        json_array_foreach(arr, i, w)
+        {
+            ctl_table_row(t);
+            ctl_table_cell(t, CTL_BOLD, "%s", str(w, "id"));
+            ctl_table_cell(t, CTL_PLAIN, "%s", str(w, "url"));
+            ctl_table_cell(t, CTL_PLAIN, "%s", str(w, "format"));
+            char evs[256] = "";
+            json_t *e;
+            size_t k;
+            json_array_foreach(json_object_get(w, "events"), k, e)
+            {
+                size_t n = strlen(evs);
+                snprintf(evs + n, sizeof(evs) - n, "%s%s", k ? "," : "", json_string_value(e));
+            }
+            ctl_table_cell(t, CTL_PLAIN, "%s", evs);
+            bool off = json_is_true(json_object_get(w, "disabled"));
+            ctl_table_cell(t, off ? CTL_RED : CTL_GREEN, "%s", off ? "disabled" : "enabled");
+        }
+        ctl_table_print(t, stdout);
+    }
+    json_decref(j);
+    return EX_OK;
+}
+
+/* The token from the environment or a token file, as the header says. */
+static void find_token(const char *file)
+{
+    const char *env = getenv("PODIUM_TOKEN");
+    if (g.conn.token)
+        return;
+    if (env && *env) {
+        g.conn.token = env;
+        return;
+    }
+    const char *files[] = {file ? file : getenv("PODIUM_TOKEN_FILE"), "data/admin.token",
+                           "/var/lib/podium/admin.token"};
+    for (size_t i = 0; i < 3; i++) {
+        if (files[i] == NULL)
+            continue;
+        FILE *f = fopen(files[i], "r");
+        if (f == NULL) {
+            if (i == 0)
+                die(EX_USAGE, "cannot read token file %s: %s", files[i], strerror(errno));
+            continue;
+        }
+        if (fgets(g.token, sizeof(g.token), f))
+            g.token[strcspn(g.token, "\r\n")] = '\0';
+        fclose(f);
+        g.conn.token = g.token;
+        return;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *url = getenv("PODIUM_URL"), *token_file = NULL;
+    bool colour = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *v;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            fputs(usage_text, stdout);
+            return EX_OK;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("podiumctl %s\n", PODIUM_VERSION);
+            return EX_OK;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            g.json = true;
+        } else if (strcmp(argv[i], "--no-color") == 0) {
+            colour = false;
+        } else if ((v = opt(argc, argv, &i, "--url"))) {
+            url = v;
+        } else if ((v = opt(argc, argv, &i, "--token"))) {
+            g.conn.token = v;
+        } else if ((v = opt(argc, argv, &i, "--token-file"))) {
+            token_file = v;
+        } else {
+            fputs(usage_text, stderr);
+            die(EX_USAGE, "unknown option %s", argv[i]);
+        }
+    }
+    if (i >= argc) {
+        fputs(usage_text, stderr);
+        return EX_USAGE;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    ctl_out_colour(colour && !g.json);
+    static char base[1024];
+    snprintf(base, sizeof(base), "%s", url && *url ? url : "http://127.0.0.1:7420");
+    size_t n = strlen(base);
+    while (n > 0 && base[n - 1] == '/')
+        base[--n] = '\0';
+    g.conn.url = base;
+    g.conn.timeout_s = 60;
+    find_token(token_file);
+
+    const char *cmd = argv[i];
+    int rest = argc - i - 1;
+    char **args = argv + i + 1;
+    if (strcmp(cmd, "rules") == 0)
+        return cmd_rules(rest, args);
+    if (strcmp(cmd, "challenges") == 0)
+        return cmd_challenges(rest, args);
+    if (strcmp(cmd, "board") == 0)
+        return cmd_board(rest, args);
+    if (strcmp(cmd, "watch") == 0)
+        return cmd_watch(rest, args);
+    if (strcmp(cmd, "periods") == 0)
+        return cmd_periods(rest, args);
+    if (strcmp(cmd, "leader") == 0)
+        return cmd_leader(rest, args);
+    if (strcmp(cmd, "leader-add") == 0 || strcmp(cmd, "leader-hide") == 0 ||
+        strcmp(cmd, "leader-unhide") == 0 || strcmp(cmd, "leader-erase") == 0 ||
+        strcmp(cmd, "team-add") == 0)
+        return cmd_leader_admin(cmd, rest, args);
+    if (strcmp(cmd, "token") == 0)
+        return cmd_token(rest, args);
+    if (strcmp(cmd, "adjust") == 0)
+        return cmd_adjust(rest, args);
+    if (strcmp(cmd, "rescore") == 0)
+        return cmd_rescore(rest, args);
+    if (strcmp(cmd, "export") == 0)
+        return cmd_export(rest, args);
+    if (strcmp(cmd, "webhooks") == 0)
+        return cmd_webhooks(rest, args);
+    fputs(usage_text, stderr);
+    die(EX_USAGE, "unknown command %s", cmd);
+}
