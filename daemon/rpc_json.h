@@ -1,0 +1,30 @@
+/*
+ * rpc_json.h - between msgpack objects and the JSON the rest of podiumd speaks.
+ *
+ * The RPC front end reuses the HTTP API's checks and renderings instead of
+ * keeping a second copy of them: params become jansson values and go
+ * through the same validators (event.c); results rendered as JSON
+ * (results.c, boards.c) are packed as msgpack with the same members.
+ * JSON has no binary, extension or non-string keys, so those are refused
+ * with a JSON Pointer naming them.
+ */
+#ifndef PODIUM_RPC_JSON_H
+#define PODIUM_RPC_JSON_H
+
+#include <jansson.h>
+#include <msgpack.h>
+#include <stddef.h>
+
+#include "errlist.h"
+
+/* Converts o into a new JSON value, or returns NULL with the first
+ * unconvertible member in errs (pointer relative to `at`). */
+json_t *rpc_json_from(const msgpack_object *o, const char *at, errlist *errs)
+    __attribute__((warn_unused_result));
+/* Packs a JSON value. Returns 0 or -1 (packer failure). */
+int rpc_json_pack(msgpack_packer *pk, const json_t *v) __attribute__((warn_unused_result));
+/* Parses JSON text and packs it; -1 if the text is not JSON. */
+int rpc_json_pack_text(msgpack_packer *pk, const char *text, size_t len)
+    __attribute__((warn_unused_result));
+
+#endif
