@@ -1,14 +1,23 @@
 /*
  * rpc_json.c - msgpack objects to jansson values and back.
  *
- * Conversion is recursive; depth is bounded by the codec's limit (16), so
- * the C stack is too. Map keys must be strings and strings UTF-8, as in
+ * Params: msgpack to jansson values, recursively (depth is bounded by the
+ * codec's limit, 16). Map keys must be strings and strings UTF-8, as in
  * JSON; positive integers above INT64_MAX, bin and ext are refused.
- * Floats stay floats both ways, so a value reads the same through HTTP.
+ *
+ * Results: the JSON text podiumd rendered is packed in one pass, without
+ * building a tree (jansson's parse and its mallocs were most of the cost of
+ * an answer). Containers are written as array32/map32 with their count
+ * patched when they close, which every msgpack reader accepts. Numbers
+ * read as jansson would (integer unless it has a fraction or exponent), so
+ * a value reads the same through HTTP.
  */
 #include "rpc_json.h"
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Appends "/key" to a pointer, escaping '~' and '/' (RFC 6901). */
@@ -100,52 +109,237 @@ json_t *rpc_json_from(const msgpack_object *o, const char *at, errlist *errs)
     return NULL;
 }
 
-int rpc_json_pack(msgpack_packer *pk, const json_t *v)
+/* A JSON text being packed: input cursor, output, and the containers open. */
+struct transcode {
+    const char *p, *end;
+    msgpack_sbuffer *sb;
+    msgpack_packer pk;
+    char *scratch; /* unescaped strings */
+    size_t scap;
+    int depth;
+    size_t head[RPC_JSON_DEPTH];    /* offset of each open container's 32-bit count */
+    uint32_t count[RPC_JSON_DEPTH]; /* members (pairs for maps) so far */
+};
+
+/* Skips JSON white space. */
+static void ws(struct transcode *t)
 {
-    int rc = 0;
-    switch (json_typeof(v)) {
-    case JSON_NULL:
-        return msgpack_pack_nil(pk);
-    case JSON_TRUE:
-        return msgpack_pack_true(pk);
-    case JSON_FALSE:
-        return msgpack_pack_false(pk);
-    case JSON_INTEGER:
-        return msgpack_pack_int64(pk, (int64_t)json_integer_value(v));
-    case JSON_REAL:
-        return msgpack_pack_double(pk, json_real_value(v));
-    case JSON_STRING:
-        rc |= msgpack_pack_str(pk, json_string_length(v));
-        rc |= msgpack_pack_str_body(pk, json_string_value(v), json_string_length(v));
-        return rc ? -1 : 0;
-    case JSON_ARRAY:
-        rc |= msgpack_pack_array(pk, json_array_size(v));
-        for (size_t i = 0; i < json_array_size(v) && rc == 0; i++)
-            rc |= rpc_json_pack(pk, json_array_get(v, i));
-        return rc ? -1 : 0;
-    case JSON_OBJECT: {
-        const char *key;
-        size_t klen;
-        json_t *val;
-        rc |= msgpack_pack_map(pk, json_object_size(v));
-        json_object_keylen_foreach((json_t *)v, key, klen, val)
-        {
-            rc |= msgpack_pack_str(pk, klen);
-            rc |= msgpack_pack_str_body(pk, key, klen);
-            rc |= rpc_json_pack(pk, val);
-        }
-        return rc ? -1 : 0;
-    }
-    }
-    return -1;
+    while (t->p < t->end && (*t->p == ' ' || *t->p == '\n' || *t->p == '\r' || *t->p == '\t'))
+        t->p++;
 }
 
-int rpc_json_pack_text(msgpack_packer *pk, const char *text, size_t len)
+/* Value of 4 hex digits at p, or -1. */
+static long hex4(const char *p)
 {
-    json_t *v = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-    if (v == NULL)
+    long v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v |= c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            v |= c - 'A' + 10;
+        else
+            return -1;
+    }
+    return v;
+}
+
+/* Packs the string at t->p (just after its opening quote). */
+static int tc_string(struct transcode *t)
+{
+    const char *s = t->p;
+    while (t->p < t->end && *t->p != '"' && *t->p != '\\')
+        t->p++;
+    if (t->p < t->end && *t->p == '"') { /* no escapes: straight from the input */
+        size_t n = (size_t)(t->p - s);
+        t->p++;
+        return msgpack_pack_str(&t->pk, n) || msgpack_pack_str_body(&t->pk, s, n) ? -1 : 0;
+    }
+    size_t n = (size_t)(t->p - s);
+    if (t->scap < (size_t)(t->end - s)) {
+        t->scap = (size_t)(t->end - s);
+        char *ns = realloc(t->scratch, t->scap);
+        if (ns == NULL)
+            return -1;
+        t->scratch = ns;
+    }
+    memcpy(t->scratch, s, n);
+    while (t->p < t->end && *t->p != '"') {
+        char c = *t->p++;
+        if (c != '\\') {
+            t->scratch[n++] = c;
+            continue;
+        }
+        if (t->p >= t->end)
+            return -1;
+        c = *t->p++;
+        const char *simple = strchr("\"\\/bfnrt", c);
+        if (simple && c) {
+            static const char to[] = "\"\\/\b\f\n\r\t";
+            t->scratch[n++] = to[simple - "\"\\/bfnrt"];
+            continue;
+        }
+        if (c != 'u' || t->end - t->p < 4)
+            return -1;
+        long u = hex4(t->p);
+        t->p += 4;
+        if (u >= 0xd800 && u <= 0xdbff && t->end - t->p >= 6 && t->p[0] == '\\' && t->p[1] == 'u') {
+            long lo = hex4(t->p + 2);
+            if (lo >= 0xdc00 && lo <= 0xdfff) {
+                u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+                t->p += 6;
+            }
+        }
+        if (u < 0)
+            return -1;
+        if (u < 0x80) {
+            t->scratch[n++] = (char)u;
+        } else if (u < 0x800) {
+            t->scratch[n++] = (char)(0xc0 | (u >> 6));
+            t->scratch[n++] = (char)(0x80 | (u & 0x3f));
+        } else if (u < 0x10000) {
+            t->scratch[n++] = (char)(0xe0 | (u >> 12));
+            t->scratch[n++] = (char)(0x80 | ((u >> 6) & 0x3f));
+            t->scratch[n++] = (char)(0x80 | (u & 0x3f));
+        } else {
+            t->scratch[n++] = (char)(0xf0 | (u >> 18));
+            t->scratch[n++] = (char)(0x80 | ((u >> 12) & 0x3f));
+            t->scratch[n++] = (char)(0x80 | ((u >> 6) & 0x3f));
+            t->scratch[n++] = (char)(0x80 | (u & 0x3f));
+        }
+    }
+    if (t->p >= t->end)
         return -1;
-    int rc = rpc_json_pack(pk, v);
-    json_decref(v);
+    t->p++;
+    return msgpack_pack_str(&t->pk, n) || msgpack_pack_str_body(&t->pk, t->scratch, n) ? -1 : 0;
+}
+
+/* Packs the number at t->p: an integer when it has no fraction or
+ * exponent and fits 64 bits (as jansson reads it), else a double. */
+static int tc_number(struct transcode *t)
+{
+    char buf[64];
+    size_t n = 0;
+    bool real = false;
+    while (t->p < t->end && n < sizeof(buf) - 1 && strchr("+-0123456789.eE", *t->p) && *t->p) {
+        real |= *t->p == '.' || *t->p == 'e' || *t->p == 'E';
+        buf[n++] = *t->p++;
+    }
+    buf[n] = '\0';
+    if (n == 0 || n == sizeof(buf) - 1)
+        return -1;
+    char *endp;
+    errno = 0;
+    if (!real) {
+        long long v = strtoll(buf, &endp, 10);
+        if (*endp == '\0' && errno == 0)
+            return msgpack_pack_int64(&t->pk, v);
+    }
+    errno = 0;
+    double d = strtod(buf, &endp);
+    return *endp || errno ? -1 : msgpack_pack_double(&t->pk, d);
+}
+
+/* Opens an array or map: a 32-bit count, patched when it closes. */
+static int tc_open(struct transcode *t, unsigned char type)
+{
+    if (t->depth >= RPC_JSON_DEPTH)
+        return -1;
+    t->head[t->depth] = t->sb->size + 1;
+    t->count[t->depth++] = 0;
+    const unsigned char h[5] = {type, 0, 0, 0, 0};
+    return msgpack_sbuffer_write(t->sb, (const char *)h, 5);
+}
+
+/* Closes the innermost container, writing its count. */
+static void tc_close(struct transcode *t)
+{
+    uint32_t n = t->count[--t->depth];
+    unsigned char *h = (unsigned char *)t->sb->data + t->head[t->depth];
+    h[0] = (unsigned char)(n >> 24);
+    h[1] = (unsigned char)(n >> 16);
+    h[2] = (unsigned char)(n >> 8);
+    h[3] = (unsigned char)n;
+}
+
+/* Packs one JSON value (and, for containers, all it holds). */
+static int tc_value(struct transcode *t)
+{
+    ws(t);
+    if (t->p >= t->end)
+        return -1;
+    char c = *t->p;
+    if (c == '"') {
+        t->p++;
+        return tc_string(t);
+    }
+    if (c == '{' || c == '[') {
+        bool map = c == '{';
+        t->p++;
+        if (tc_open(t, map ? 0xdf : 0xdd) < 0)
+            return -1;
+        ws(t);
+        if (t->p < t->end && *t->p == (map ? '}' : ']')) {
+            t->p++;
+            tc_close(t);
+            return 0;
+        }
+        for (;;) {
+            if (map) {
+                ws(t);
+                if (t->p >= t->end || *t->p != '"')
+                    return -1;
+                t->p++;
+                if (tc_string(t) < 0)
+                    return -1;
+                ws(t);
+                if (t->p >= t->end || *t->p++ != ':')
+                    return -1;
+            }
+            if (tc_value(t) < 0)
+                return -1;
+            t->count[t->depth - 1]++;
+            ws(t);
+            if (t->p >= t->end)
+                return -1;
+            c = *t->p++;
+            if (c == ',')
+                continue;
+            if (c != (map ? '}' : ']'))
+                return -1;
+            tc_close(t);
+            return 0;
+        }
+    }
+    if (t->end - t->p >= 4 && memcmp(t->p, "true", 4) == 0) {
+        t->p += 4;
+        return msgpack_pack_true(&t->pk);
+    }
+    if (t->end - t->p >= 5 && memcmp(t->p, "false", 5) == 0) {
+        t->p += 5;
+        return msgpack_pack_false(&t->pk);
+    }
+    if (t->end - t->p >= 4 && memcmp(t->p, "null", 4) == 0) {
+        t->p += 4;
+        return msgpack_pack_nil(&t->pk);
+    }
+    return tc_number(t);
+}
+
+int rpc_json_pack_text(msgpack_sbuffer *sb, const char *text, size_t len)
+{
+    struct transcode t = {.p = text, .end = text + len, .sb = sb};
+    size_t start = sb->size;
+    msgpack_packer_init(&t.pk, sb, msgpack_sbuffer_write);
+    int rc = tc_value(&t);
+    ws(&t);
+    if (rc == 0 && t.p != t.end)
+        rc = -1;
+    free(t.scratch);
+    if (rc < 0)
+        sb->size = start; /* nothing half-written stays */
     return rc;
 }

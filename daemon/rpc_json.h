@@ -21,10 +21,12 @@
  * unconvertible member in errs (pointer relative to `at`). */
 json_t *rpc_json_from(const msgpack_object *o, const char *at, errlist *errs)
     __attribute__((warn_unused_result));
-/* Packs a JSON value. Returns 0 or -1 (packer failure). */
-int rpc_json_pack(msgpack_packer *pk, const json_t *v) __attribute__((warn_unused_result));
-/* Parses JSON text and packs it; -1 if the text is not JSON. */
-int rpc_json_pack_text(msgpack_packer *pk, const char *text, size_t len)
+#define RPC_JSON_DEPTH 64 /* nesting rpc_json_pack_text accepts */
+
+/* Appends JSON text to sb as one msgpack object, in one pass. Returns 0,
+ * or -1 (sb as it was) if the text is not one JSON value or nests deeper
+ * than RPC_JSON_DEPTH. Meant for JSON podiumd rendered itself. */
+int rpc_json_pack_text(msgpack_sbuffer *sb, const char *text, size_t len)
     __attribute__((warn_unused_result));
 
 #endif

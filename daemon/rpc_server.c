@@ -239,7 +239,7 @@ void rpc_reply_error(rpc_call *call, int status, const char *code, const char *m
 void rpc_reply_json(rpc_call *call, const char *json, size_t len)
 {
     msgpack_packer *pk = rpc_reply_begin(call);
-    if (pk && rpc_json_pack_text(pk, json, len) < 0) {
+    if (pk && rpc_json_pack_text(&call->conn->srv->sb, json, len) < 0) {
         log_err("rpc: an answer rendered as JSON could not be read back");
         rpc_conn *c = call->conn;
         pack_error(c->srv, call->msgid, 500, "internal", "The answer could not be encoded.", NULL);
