@@ -7,7 +7,7 @@
 #   bash tests/bench/rpc.sh [seconds per run, default 10]
 #
 # CONNS (default 4), DEPTH (16), BATCH (100 events per request), LEADERS
-# (1000), READ_DEPTH (64). PERF_DIR=dir records each run's podiumd profile
+# (1000), READ_DEPTH (64), PODIUMD_FLAGS (extra podiumd settings). PERF_DIR=dir records each run's podiumd profile
 # there (perf record -g; read it with perf report -i dir/MODE.data).
 # Load generator, daemon and Redis share the machine.
 set -euo pipefail
@@ -31,7 +31,7 @@ rpid=$!
 cleanup() { kill "${dpid:-}" 2>/dev/null || true; kill "$rpid" 2>/dev/null || true; wait 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
-./build/release/podiumd --redis "redis://127.0.0.1:$rport" --http_listen 127.0.0.1:0 \
+./build/release/podiumd ${PODIUMD_FLAGS:-} --redis "redis://127.0.0.1:$rport" --http_listen 127.0.0.1:0 \
     --rpc_listen "127.0.0.1:$pport" --data_dir "$tmp/data" --rules_file tests/bench/rules.json \
     --log_level warning 2>"$tmp/podiumd.log" &
 dpid=$!
