@@ -54,16 +54,27 @@ cpu() { # t0d t0r seconds
     awk -v d=$(($(ticks "$dpid") - $1)) -v r=$(($(ticks "$rpid") - $2)) -v hz="$(getconf CLK_TCK)" \
         -v s="$3" 'BEGIN {printf "cpu podiumd %d%% redis %d%%", 100 * d / hz / s, 100 * r / hz / s}'
 }
+evalsha() { # "calls usec" of the scoring scripts since the last resetstat
+    redis-cli -p "$rport" info commandstats | tr -d '\r' |
+        awk -F'[=,:]' '/cmdstat_evalsha/ {print $3, $5}'
+}
+redis_view() { # events
+    read -r calls usec <<<"$(evalsha)" || true
+    awk -v c="${calls:-0}" -v u="${usec:-0}" -v e="$1" \
+        'BEGIN {if (c) printf "  redis: %d script calls, %.0f us per call, %.1f us per event", c, u / c, e ? u / e : 0}'
+}
 profile() { # mode
     [ -n "${PERF_DIR:-}" ] || return 0
     perf record -q -g -p "$dpid" -o "$PERF_DIR/$1.data" -- sleep $((secs - 1)) >/dev/null 2>&1 &
 }
 fresh_total=0
 for mode in post minimal; do
+    redis-cli -p "$rport" config resetstat >/dev/null
     t0d=$(ticks "$dpid") t0r=$(ticks "$rpid")
     profile "$mode"
     out=$("$tmp/rpc_load" "$pport" "$token" "$conns" "$depth" "$batch" "$secs" "$leaders" "$mode")
-    echo "$out  $(cpu "$t0d" "$t0r" "$secs")"
+    events=$(sed 's/.*, \([0-9]*\) events\/s.*/\1/' <<<"$out")
+    echo "$out  $(cpu "$t0d" "$t0r" "$secs")$(redis_view $((events * secs)))"
     fresh_total=$((fresh_total + $(sed 's/.*fresh \([0-9]*\).*/\1/' <<<"$out")))
 done
 t0d=$(ticks "$dpid") t0r=$(ticks "$rpid")

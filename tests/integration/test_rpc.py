@@ -282,6 +282,22 @@ class TestPipelining(RpcTestCase):
         self.assertEqual(len(self.log_entries()), 500)
         self.assertEqual(self.zboard("weekly", week_id()), {"alice": 750, "bob": 750})
 
+    def test_past_the_in_flight_limit_reading_pauses(self):
+        """2500 posts in one go: past 1024 in flight the daemon stops reading
+        (back-pressure, not errors) and goes on as answers go out."""
+        c = self.connect()
+        c.sock.sendall(b"".join(msgpack.packb([0, i, "post_events", {
+            "leader": "carol", "type": "reply", "id": "q%d" % i}]) for i in range(2500)))
+        got = set()
+        while len(got) < 2500:
+            msg = c.recv()
+            self.assertIsNotNone(msg)
+            self.assertIsNone(msg[2], msg)
+            got.add(msg[1])
+        self.assertEqual(got, set(range(2500)))
+        self.assertEqual(len(self.log_entries()), 2500)
+        self.assertEqual(self.zboard("weekly", week_id()), {"carol": 7500})
+
     def test_sigterm_answers_what_is_in_flight(self):
         c = self.connect()
         frames = [msgpack.packb([0, i, "post_events", {"leader": "alice", "type": "reply",
@@ -367,6 +383,21 @@ class TestMalformed(RpcTestCase):
         c.sock.shutdown(socket.SHUT_WR)
         self.assertTrue(c.closed())
         self.assertUnchanged(before)
+
+
+class TestReadTimeout(RpcTestCase):
+    podiumd_args = ("--rpc_listen", "127.0.0.1:0", "--read_timeout", "1s")
+
+    def test_a_frame_begun_must_end(self):
+        c = self.connect()
+        idle = self.connect()
+        c.sock.sendall(msgpack.packb([0, 1, "ping", []])[:-1])
+        t0 = time.monotonic()
+        self.assertTrue(c.closed(timeout=5))
+        self.assertGreater(time.monotonic() - t0, 0.5)
+        # A connection with no frame begun is not timed out.
+        time.sleep(0.6)
+        self.assertEqual(idle.call("ping")["protocol"], 1)
 
 
 class TestConnectionLimit(RpcTestCase):
