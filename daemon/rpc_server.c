@@ -62,7 +62,8 @@ struct rpc_conn {
     bool ending; /* malformed input or too many connections: answer, then close */
     bool eof;    /* the client closed its side: answer what it sent, then close */
     bool in_process;
-    bool lingering; /* answered and half-closed: input is read and dropped until EOF */
+    bool lingering;  /* answered and half-closed: input is read and dropped until EOF */
+    bool read_armed; /* the read timeout runs: a frame is begun */
     size_t inflight;
     char peer[64];
     rpc_conn *prev, *next;
@@ -134,7 +135,7 @@ static void conn_check(rpc_conn *c)
             c->lingering = true;
             shutdown(bufferevent_getfd(c->bev), SHUT_WR);
             struct timeval tv = {RPC_LINGER_SEC, 0};
-            bufferevent_set_timeouts(c->bev, &tv, NULL);
+            bufferevent_set_timeouts(c->bev, &tv, &tv);
             bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
             bufferevent_enable(c->bev, EV_READ);
         }
@@ -142,11 +143,11 @@ static void conn_check(rpc_conn *c)
     }
     if (c->lingering)
         return;
-    if (c->srv && pcodec_pending(c->dec) > 0) {
+    bool begun = pcodec_pending(c->dec) > 0;
+    if (c->srv && begun != c->read_armed) { /* only on a change: re-arming costs */
         struct timeval tv = {(time_t)c->srv->a->cfg->read_timeout, 0};
-        bufferevent_set_timeouts(c->bev, &tv, NULL);
-    } else {
-        bufferevent_set_timeouts(c->bev, NULL, NULL);
+        bufferevent_set_timeouts(c->bev, begun ? &tv : NULL, &tv);
+        c->read_armed = begun;
     }
 }
 
@@ -535,6 +536,10 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
     s->nopen++;
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
     bufferevent_setwatermark(c->bev, EV_READ, 0, RPC_INPUT_MAX);
+    /* A client that takes no answer bytes for read_timeout is cut off, as
+     * evhttp does for HTTP; it runs only while answers wait to be sent. */
+    struct timeval wt = {(time_t)s->a->cfg->read_timeout, 0};
+    bufferevent_set_timeouts(c->bev, NULL, &wt);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     log_debug("rpc: %s connected", c->peer);
     if (s->nopen > (size_t)s->a->cfg->max_connections) {
