@@ -158,6 +158,8 @@ static int tc_string(struct transcode *t)
         t->p++;
         return msgpack_pack_str(&t->pk, n) || msgpack_pack_str_body(&t->pk, s, n) ? -1 : 0;
     }
+    if (t->p >= t->end)
+        return -1; /* unterminated */
     size_t n = (size_t)(t->p - s);
     if (t->scap < (size_t)(t->end - s)) {
         t->scap = (size_t)(t->end - s);

@@ -21,7 +21,9 @@
  * unconvertible member in errs (pointer relative to `at`). */
 json_t *rpc_json_from(const msgpack_object *o, const char *at, errlist *errs)
     __attribute__((warn_unused_result));
-#define RPC_JSON_DEPTH 64 /* nesting rpc_json_pack_text accepts */
+#define RPC_JSON_DEPTH                                                                             \
+    15 /* nesting rpc_json_pack_text accepts: 16 with the message array,                           \
+        * the protocol's limit for answers too */
 
 /* Appends JSON text to sb as one msgpack object, in one pass. Returns 0,
  * or -1 (sb as it was) if the text is not one JSON value or nests deeper
