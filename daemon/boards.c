@@ -24,6 +24,7 @@
 #include "keys.h"
 #include "log.h"
 #include "store.h"
+#include "tz.h"
 #include "util.h"
 
 #define NBUCKETS 8192
@@ -353,4 +354,53 @@ void boards_get(boards *bc, const char *org, const rules_challenge *ch, const pe
     e->fetching = true;
     if (store_script(bc->st, STORE_SCRIPT_PAGE, 4, 9, argv, lens, on_page, f) < 0)
         on_page(f, NULL);
+}
+
+/* The period kind's name in the rules language. */
+static const char *kind_name(period_kind k)
+{
+    static const char *names[] = {"week", "month", "fixed", "all"};
+    return names[k];
+}
+
+void boards_challenges_json(struct evbuffer *b, const rules *r, int64_t now)
+{
+    evbuffer_add(b, "{\"challenges\":[", 15);
+    for (size_t i = 0; i < r->n_challenges; i++) {
+        const rules_challenge *ch = &r->challenges[i];
+        evbuffer_add_printf(b, "%s{\"id\":", i ? "," : "");
+        jsonw_str(b, ch->id);
+        evbuffer_add(b, ",\"name\":", 8);
+        jsonw_str(b, ch->name);
+        evbuffer_add_printf(b, ",\"period\":\"%s\",\"timezone\":", kind_name(ch->period.kind));
+        jsonw_str(b, tz_name(ch->zone));
+        evbuffer_add_printf(b, ",\"scoring\":\"%s\",\"activities\":[",
+                            ch->scoring == RULES_SCORE_COUNT ? "count" : "points");
+        for (size_t a = 0, n = 0; a < r->n_activities; a++) {
+            if (!ch->counts[a])
+                continue;
+            evbuffer_add_printf(b, "%s", n++ ? "," : "");
+            jsonw_str(b, r->activities[a].id);
+        }
+        evbuffer_add(b, "],\"current\":", 12);
+        period cur;
+        if (ch->period.kind == PERIOD_ALL) {
+            evbuffer_add(
+                b, "{\"id\":\"all\",\"starts\":null,\"ends\":null},\"next_reset\":null}",
+                strlen("{\"id\":\"all\",\"starts\":null,\"ends\":null},\"next_reset\":null}"));
+        } else if (period_at(&ch->period, now, &cur)) {
+            char s[32], e[32];
+            util_format_rfc3339(cur.start * 1000, s);
+            util_format_rfc3339(cur.end * 1000, e);
+            evbuffer_add_printf(b, "{\"id\":\"%s\",\"starts\":\"%s\",\"ends\":\"%s\"}", cur.id, s,
+                                e);
+            if (ch->period.kind == PERIOD_FIXED) /* a fixed span ends, it never resets */
+                evbuffer_add(b, ",\"next_reset\":null}", 19);
+            else
+                evbuffer_add_printf(b, ",\"next_reset\":\"%s\"}", e);
+        } else {
+            evbuffer_add(b, "null,\"next_reset\":null}", 23);
+        }
+    }
+    evbuffer_add(b, "]}", 2);
 }

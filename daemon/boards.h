@@ -20,6 +20,7 @@
 #include "rules.h"
 
 struct store;
+struct evbuffer;
 typedef struct boards boards;
 
 #define BOARDS_TTL_MS      1000
@@ -61,5 +62,8 @@ void boards_set_on_change(boards *bc, boards_change_fn *fn, void *arg);
 void boards_get(boards *bc, const char *org, const rules_challenge *ch, const period *per,
                 const period *prev, int64_t offset, int64_t limit, const char *around,
                 boards_cb *cb, void *arg);
+/* Appends the JSON of GET /v1/challenges (no newline): each challenge of
+ * r with its current period at `now` (Unix s) and its next reset. */
+void boards_challenges_json(struct evbuffer *b, const rules *r, int64_t now);
 
 #endif

@@ -389,8 +389,19 @@ int event_parse_json_as(const char *body, size_t len, int64_t now, const char *d
         char text[sizeof(jerr.text)];
         sanitize(text, sizeof(text), jerr.text);
         report(&c, NULL, 0, "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column, text);
-        goto out;
+        event_batch_free(out);
+        return -1;
     }
+    int rc = event_parse_value_as(root, now, default_leader, out, errs);
+    json_decref(root);
+    return rc;
+}
+
+int event_parse_value_as(json_t *root, int64_t now, const char *default_leader, event_batch *out,
+                         errlist *errs)
+{
+    parse_ctx c = {.errs = errs, .now = now, .default_leader = default_leader};
+    *out = (event_batch){0};
     if (!json_is_object(root)) {
         report(&c, NULL, 0, "must be one event object, or {\"events\": [...]}");
         goto out;
@@ -434,7 +445,6 @@ int event_parse_json_as(const char *body, size_t len, int64_t now, const char *d
     }
 
 out:
-    json_decref(root);
     if (c.nerr > 0) {
         event_batch_free(out);
         return -1;

@@ -16,6 +16,8 @@
 
 #include "errlist.h"
 
+struct json_t;
+
 #define EVENT_ID_MAX      128 /* idempotency key: printable ASCII, no spaces */
 #define EVENT_NAME_MAX    64  /* leader, type, channel, stakeholder */
 #define EVENT_URL_MAX     2048
@@ -57,6 +59,10 @@ int event_parse_json_as(const char *body, size_t len, int64_t now, const char *d
                         event_batch *out, errlist *errs) __attribute__((warn_unused_result));
 int event_parse_form_as(const char *body, size_t len, int64_t now, const char *default_leader,
                         event_batch *out, errlist *errs) __attribute__((warn_unused_result));
+/* The JSON parser's checks on a value already parsed (the RPC front end's
+ * params): the same results and error pointers. root is borrowed. */
+int event_parse_value_as(struct json_t *root, int64_t now, const char *default_leader,
+                         event_batch *out, errlist *errs) __attribute__((warn_unused_result));
 /* Frees the events' strings and array; the struct itself may be reused. */
 void event_batch_free(event_batch *b);
 /* Percent-decodes a form component ('+' is a space) into out (outlen bytes

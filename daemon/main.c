@@ -33,6 +33,7 @@
 #include "ingest.h"
 #include "log.h"
 #include "push.h"
+#include "rpc_server.h"
 #include "rules.h"
 #include "closer.h"
 #include "rulesync.h"
@@ -52,6 +53,7 @@ struct daemon {
     config cfg;
     embedded_redis *er;
     closer *cl;
+    rpc_server *rpc; /* NULL when rpc_listen is empty */
     struct event *sigs[4];
     struct event *drain, *watchdog;
     int64_t drain_started;
@@ -116,7 +118,8 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
     int64_t elapsed = util_now_ms() - d->drain_started;
     if (elapsed > DRAIN_MAX_MS - RELEASE_MS)
         webhook_release(d->a.wh); /* what did not finish goes back to the outbox */
-    size_t busy = http_server_busy(d->a.http) + ingest_busy(d->a.in) + webhook_busy(d->a.wh);
+    size_t busy = http_server_busy(d->a.http) + rpc_server_busy(d->rpc) + ingest_busy(d->a.in) +
+                  webhook_busy(d->a.wh);
     if (busy == 0 || elapsed > DRAIN_MAX_MS) {
         if (busy)
             log_warn("shutdown: %zu requests still in flight after %d ms; stopping anyway", busy,
@@ -143,6 +146,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         d->a.stopping = true;
         closer_stop(d->cl);
         http_server_close(d->a.http);
+        rpc_server_close(d->rpc);
         webhook_stop(d->a.wh);
         sse_shutdown(d->a.sse); /* streams end now; their last bytes count as busy */
         d->drain_started = util_now_ms();
@@ -334,6 +338,13 @@ int main(int argc, char **argv)
         log_err("%s", err);
         goto out;
     }
+    if (d.cfg.rpc_listen[0]) {
+        d.rpc = rpc_server_new(a, err, sizeof(err));
+        if (d.rpc == NULL) {
+            log_err("%s", err);
+            goto out;
+        }
+    }
     uint64_t wd = sdnotify_watchdog_usec();
     if (wd) {
         d.watchdog = event_new(a->base, -1, EV_PERSIST, on_watchdog, &d);
@@ -346,6 +357,7 @@ int main(int argc, char **argv)
     status = 0;
 out:
     http_server_free(a->http);
+    rpc_server_free(d.rpc);
     ingest_free(a->in);
     store_free(a->st);
     push_free(a->push);   /* after the store, like rulesync */

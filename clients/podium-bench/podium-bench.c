@@ -37,8 +37,8 @@ static struct {
     int port, conns, pipeline, batch, leaders;
     double duration;
     bool minimal;
-} opt = {"127.0.0.1", NULL, "post", "post_events", "weekly", NULL, 7421, 4, 64, 100, 1000, 10,
-         false};
+} opt = {"127.0.0.1", NULL, "post", "post_events", "weekly", NULL, 7421,
+         4,           64,   100,    1000,          10,       false};
 
 struct conn;
 
@@ -74,13 +74,20 @@ static double secs(const struct timespec *a, const struct timespec *z)
     return (double)(z->tv_sec - a->tv_sec) + (double)(z->tv_nsec - a->tv_nsec) / 1e9;
 }
 
+/* Packs a string; packing into memory fails only when memory does. */
+static void put(msgpack_packer *pk, const char *s)
+{
+    if (pcodec_pack_cstr(pk, s) < 0)
+        abort();
+}
+
 /* Packs post_events params: a batch of fresh events. */
 static void pack_events(msgpack_packer *pk, void *arg)
 {
     struct req *r = arg;
     char id[96], leader[32];
     msgpack_pack_map(pk, opt.minimal ? 2 : 1);
-    (void)pcodec_pack_cstr(pk, "events");
+    put(pk, "events");
     msgpack_pack_array(pk, (size_t)opt.batch);
     for (int k = 0; k < opt.batch; k++) {
         snprintf(id, sizeof(id), "pb%" PRIu64 ".%d.%" PRIu32 ".%d", b.run, r->c->n, r->seq, k);
@@ -88,15 +95,15 @@ static void pack_events(msgpack_packer *pk, void *arg)
                  (int)((r->seq * (uint32_t)opt.batch + (uint32_t)k + (uint32_t)r->c->n * 7919u) %
                        (uint32_t)opt.leaders));
         msgpack_pack_map(pk, 3);
-        (void)pcodec_pack_cstr(pk, "id");
-        (void)pcodec_pack_cstr(pk, id);
-        (void)pcodec_pack_cstr(pk, "leader");
-        (void)pcodec_pack_cstr(pk, leader);
-        (void)pcodec_pack_cstr(pk, "type");
-        (void)pcodec_pack_cstr(pk, opt.type);
+        put(pk, "id");
+        put(pk, id);
+        put(pk, "leader");
+        put(pk, leader);
+        put(pk, "type");
+        put(pk, opt.type);
     }
     if (opt.minimal) {
-        (void)pcodec_pack_cstr(pk, "minimal");
+        put(pk, "minimal");
         msgpack_pack_true(pk);
     }
 }
@@ -106,9 +113,9 @@ static void pack_board(msgpack_packer *pk, void *arg)
 {
     (void)arg;
     msgpack_pack_map(pk, 2);
-    (void)pcodec_pack_cstr(pk, "challenge");
-    (void)pcodec_pack_cstr(pk, opt.challenge);
-    (void)pcodec_pack_cstr(pk, "limit");
+    put(pk, "challenge");
+    put(pk, opt.challenge);
+    put(pk, "limit");
     msgpack_pack_int(pk, 10);
 }
 
@@ -194,8 +201,8 @@ static void pack_token(msgpack_packer *pk, void *arg)
 {
     (void)arg;
     msgpack_pack_map(pk, 1);
-    (void)pcodec_pack_cstr(pk, "token");
-    (void)pcodec_pack_cstr(pk, opt.token);
+    put(pk, "token");
+    put(pk, opt.token);
 }
 
 /* The end of the run: stop sending, wait for answers (10 s at most). */
@@ -306,8 +313,8 @@ static int check_log(void)
         free(count[i]);
     }
     printf("exactly-once check: %" PRIu64 " acknowledged events; %" PRIu64
-           " of this run in the log (%" PRIu64 " entries read); missing %" PRIu64
-           ", twice %" PRIu64 ": %s\n",
+           " of this run in the log (%" PRIu64 " entries read); missing %" PRIu64 ", twice %" PRIu64
+           ": %s\n",
            acked, seen, entries, missing, twice, missing == 0 && twice == 0 ? "ok" : "FAILED");
     return missing == 0 && twice == 0 ? 0 : 1;
 }

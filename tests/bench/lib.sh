@@ -2,16 +2,17 @@
 # and starts redis-server and podiumd on free loopback ports in a temporary
 # directory, and stops them and removes it on exit.
 #
-#   bench_build                     cmake release build of podiumd
+#   bench_build [TARGETS]           cmake release build of podiumd (and TARGETS)
 #   bench_start_redis               sets tmp, rport, rpid; traps EXIT
-#   bench_start_podiumd RULES ARGS  sets dpid, hport, base, admin (log level: $BENCH_LOG)
+#   bench_start_podiumd RULES ARGS  sets dpid, hport, pport (msgpack-RPC), base, admin
+#                                   (log level: $BENCH_LOG)
 #   bench_leaders N                 profiles l0 .. l(N-1) ("Leader i")
 #   bench_token ROLE                prints a new token of that role
 
 # Builds the release podiumd (RelWithDebInfo, no tests).
 bench_build() {
     cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF >/dev/null
-    cmake --build build/release -j"$(nproc)" --target podiumd >/dev/null
+    cmake --build build/release -j"$(nproc)" --target podiumd "$@" >/dev/null
 }
 
 # A TCP port on 127.0.0.1 that was free a moment ago.
@@ -44,8 +45,9 @@ bench_start_podiumd() {
     local rules=$1
     shift
     hport=$(bench_free_port)
+    pport=$(bench_free_port)
     ./build/release/podiumd --redis "redis://127.0.0.1:$rport" --http_listen "127.0.0.1:$hport" \
-        --rpc_listen "" --data_dir "$tmp/data" --rules_file "$rules" --log_level "${BENCH_LOG:-warning}" "$@" \
+        --rpc_listen "127.0.0.1:$pport" --data_dir "$tmp/data" --rules_file "$rules" --log_level "${BENCH_LOG:-warning}" "$@" \
         2>"$tmp/podiumd.log" &
     dpid=$!
     base="http://127.0.0.1:$hport"
