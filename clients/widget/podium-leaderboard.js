@@ -61,7 +61,7 @@
 :host {
   --_bg: #ffffff; --_fg: #1b1f24; --_muted: #5b6573; --_border: #e3e7ec; --_accent: #3451d1;
   --_up: #137a3a; --_down: #b42318; --_row: #f6f8fa; --_flash: #fff4c2;
-  --_gold: #f5c443; --_silver: #c3cad3; --_bronze: #d9925b;
+  --_gold: #f5c443; --_silver: #c3cad3; --_bronze: #d9925b; --_streak: #b93f06; --_streak-bg: #ffedd5;
   display: block; container-type: inline-size;
   font-family: var(--podium-font, system-ui, -apple-system, "Segoe UI", Roboto, sans-serif);
   color: var(--podium-fg, var(--_fg));
@@ -70,11 +70,13 @@
 :host([theme="dark"]) {
   --_bg: #161b22; --_fg: #e6edf3; --_muted: #9aa5b1; --_border: #30363d; --_accent: #7ea2ff;
   --_up: #4ac26b; --_down: #ff7b72; --_row: #1f2630; --_flash: #4d3d00;
+  --_streak: #ffb37a; --_streak-bg: #3d2210;
 }
 @media (prefers-color-scheme: dark) {
   :host(:not([theme="light"])) {
     --_bg: #161b22; --_fg: #e6edf3; --_muted: #9aa5b1; --_border: #30363d; --_accent: #7ea2ff;
     --_up: #4ac26b; --_down: #ff7b72; --_row: #1f2630; --_flash: #4d3d00;
+  --_streak: #ffb37a; --_streak-bg: #3d2210;
   }
 }
 .card {
@@ -114,7 +116,11 @@ tbody tr.flash { background: var(--_flash); transition: none; }
 .name { font-weight: 600; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; display: block; }
 .team { color: var(--podium-muted, var(--_muted)); font-size: 12px; display: block;
   white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-.streak { font-size: 12px; font-weight: 600; color: #c2410c; margin-left: 4px; white-space: nowrap; }
+.streak { display: inline-flex; align-items: center; gap: 2px; margin-left: 6px; padding: 1px 6px 1px 4px;
+  border-radius: 999px; font-size: 11.5px; font-weight: 650; vertical-align: 1px; white-space: nowrap;
+  color: var(--_streak); background: var(--_streak-bg); }
+.streak svg { width: 11px; height: 11px; fill: currentColor; }
+.streak[hidden] { display: none; }
 .score { font-weight: 650; font-size: 15px; }
 .move { white-space: nowrap; font-size: 12.5px; width: 3.5em; }
 .up { color: var(--podium-up, var(--_up)); }
@@ -186,15 +192,19 @@ tbody tr.flash { background: var(--_flash); transition: none; }
       this._table = el('table');
       const caption = el('caption');
       this._title = el('span', 'title', 'Leaderboard');
+      this._title.id = 'title';
+      this._table.setAttribute('aria-labelledby', 'title'); /* the name alone, not the status */
       const sub = el('span', 'sub');
       this._period = el('span', 'period');
+      this._period.id = 'period';
+      this._table.setAttribute('aria-describedby', 'period');
       this._status = el('span', 'status', 'Connecting…');
       sub.append(this._period, this._status);
       caption.append(this._title, sub);
       const thead = el('thead');
       const hr = el('tr');
       for (const [text, cls] of [['Rank', 'rank'], ['Leader', ''], ['Change', 'move'],
-                                 ['Past periods', 'spark'], ['Score', 'num']]) {
+                                 ['Trend', 'spark'], ['Score', 'num']]) {
         const th = el('th', cls, text);
         th.scope = 'col';
         hr.append(th);
@@ -594,9 +604,9 @@ tbody tr.flash { background: var(--_flash); transition: none; }
       row.streak.hidden = !streak;
       if (streak) {
         row.streak.replaceChildren();
-        const mark = el('span', null, '🔥' + streak);
+        const mark = el('span', null, String(streak));
         mark.setAttribute('aria-hidden', 'true');
-        row.streak.append(mark, el('span', 'sr', ', ' + streak + '-day streak'));
+        row.streak.append(flame(), mark, el('span', 'sr', ', ' + streak + '-day streak'));
         row.streak.title = streak + '-day streak';
       }
       const key = h.ranks.join(',');
@@ -605,6 +615,19 @@ tbody tr.flash { background: var(--_flash); transition: none; }
       row.spark.replaceChildren();
       if (h.ranks.some((r) => r !== null)) row.spark.append(sparkline(h.ranks));
     }
+  }
+
+  /* A small flame icon, drawn here so that no emoji font is needed. */
+  function flame() {
+    const svg = document.createElementNS(SVG, 'svg');
+    svg.setAttribute('viewBox', '0 0 16 16');
+    svg.setAttribute('aria-hidden', 'true');
+    svg.setAttribute('focusable', 'false');
+    const path = document.createElementNS(SVG, 'path');
+    path.setAttribute('d', 'M8.6 0.5c.5 2.6-1 4-2.2 5.4C5.2 7.2 4 8.6 4 10.6 4 13.3 5.9 15.5 8 15.5s4-1.9 4-4.6' +
+                           'c0-1.6-.7-2.8-1.5-3.7.1 1.3-.4 2.2-1.2 2.6.3-2.7-.3-5.6-.7-9.3z');
+    svg.append(path);
+    return svg;
   }
 
   /* An inline SVG of ranks (oldest first, null = absent), rank 1 at the top. */
