@@ -185,7 +185,10 @@ void http_embed_get(http_req *q)
     evbuffer_add(b, "\"", 1);
     attr_from_query(b, q, "token", 128, "_-");
     attr_from_query(b, q, "period", 32, "-:");
-    attr_from_query(b, q, "limit", 3, "");
+    char limit[8];
+    if (http_query(q, "limit", limit, sizeof(limit)) && strlen(limit) <= 3 &&
+        strspn(limit, "0123456789") == strlen(limit) && limit[0] != '\0')
+        evbuffer_add_printf(b, " limit=\"%s\"", limit);
     char theme[8];
     if (http_query(q, "theme", theme, sizeof(theme)) &&
         (strcmp(theme, "light") == 0 || strcmp(theme, "dark") == 0 || strcmp(theme, "auto") == 0))
