@@ -223,7 +223,8 @@ tbody tr.flash { background: var(--_flash); transition: none; }
       this._history = new Map(); /* leader id -> {at, streak, ranks} or a pending Promise */
       this._queue = [];
       this._inflight = 0;
-      this._gen = 0;
+      this._gen = 0; /* bumped by every restart: answers of an older feed are dropped */
+      this._histGen = 0; /* bumped when the cache is emptied: older leader answers are dropped */
     }
 
     connectedCallback() {
@@ -279,6 +280,7 @@ tbody tr.flash { background: var(--_flash); transition: none; }
       this._stop();
       this._rows.clear();
       this._body.replaceChildren();
+      this._forgetHistory(); /* it was another challenge's, perhaps */
       this._etag = null;
       this._lastLeader = undefined;
       const ch = this.getAttribute('challenge');
@@ -339,7 +341,9 @@ tbody tr.flash { background: var(--_flash); transition: none; }
         }
       });
       es.addEventListener('period_closed', () => {
-        this._history.clear(); /* the sparklines gain a point */
+        if (gen !== this._gen) return;
+        this._forgetHistory(); /* the sparklines gain a point */
+        for (const id of this._rows.keys()) this._wantHistory(id);
       });
       es.addEventListener('error', () => {
         if (gen !== this._gen) return;
@@ -562,6 +566,13 @@ tbody tr.flash { background: var(--_flash); transition: none; }
                                Number(top.score).toLocaleString() + ' points.';
     }
 
+    /* Empties the streak and history cache; answers in flight are dropped. */
+    _forgetHistory() {
+      this._history.clear();
+      this._queue = [];
+      this._histGen++;
+    }
+
     /* Queues a fetch of a leader's streak and history unless cached and fresh. */
     _wantHistory(id) {
       const h = this._history.get(id);
@@ -576,17 +587,22 @@ tbody tr.flash { background: var(--_flash); transition: none; }
       while (this._inflight < HISTORY_PARALLEL && this._queue.length) {
         const id = this._queue.shift();
         const ch = this.getAttribute('challenge');
+        const hg = this._histGen;
         this._inflight++;
         this._fetch('/v1/leaders/' + encodeURIComponent(id))
           .then((res) => (res.ok ? res.json() : null))
           .then((doc) => {
+            if (hg !== this._histGen) return;
             const c = doc && Array.isArray(doc.challenges) ? doc.challenges.find((x) => x.challenge === ch) : null;
             const hist = c && Array.isArray(c.history) ? c.history.slice().reverse() : [];
             this._history.set(id, { at: Date.now(), streak: c ? Number(c.streak) || 0 : 0,
                                     ranks: hist.map((p) => (p && Number.isFinite(p.rank) ? p.rank : null)),
                                     periods: hist.map((p) => (p ? String(p.period) : '')) });
           })
-          .catch(() => this._history.set(id, { at: Date.now() - HISTORY_TTL_MS + 60000, streak: 0, ranks: [] }))
+          .catch(() => {
+            /* tried again in a minute */
+            if (hg === this._histGen) this._history.set(id, { at: Date.now() - HISTORY_TTL_MS + 60000, streak: 0, ranks: [] });
+          })
           .finally(() => {
             this._inflight--;
             const row = this._rows.get(id);
