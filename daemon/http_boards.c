@@ -30,7 +30,7 @@ static const period all_period = {PERIOD_ALL_START, PERIOD_ALL_END, "all"};
 /* The period kind's name in the rules language. */
 static const char *kind_name(period_kind k)
 {
-    static const char *names[] = {"week", "month", "fixed", "all"};
+    static const char *names[] = {"week", "month", "fixed", "all", "interval"};
     return names[k];
 }
 
