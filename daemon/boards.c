@@ -359,7 +359,7 @@ void boards_get(boards *bc, const char *org, const rules_challenge *ch, const pe
 /* The period kind's name in the rules language. */
 static const char *kind_name(period_kind k)
 {
-    static const char *names[] = {"week", "month", "fixed", "all"};
+    static const char *names[] = {"week", "month", "fixed", "all", "interval"};
     return names[k];
 }
 

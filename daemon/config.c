@@ -63,6 +63,7 @@ static bool check_redis(const char *value, char *msg, size_t msglen);
 static bool check_nonempty(const char *value, char *msg, size_t msglen);
 static bool check_log_level(const char *value, char *msg, size_t msglen);
 static bool check_cors_origins(const char *value, char *msg, size_t msglen);
+static bool check_frame_ancestors(const char *value, char *msg, size_t msglen);
 
 #define KIB 1024
 #define MIB (1024 * 1024)
@@ -102,6 +103,10 @@ static const struct setting settings[] = {
       "least severe records logged: error, warning, info or debug"),
     S(cors_origins, "", true, check_cors_origins,
       "comma-separated CORS origins, as https://intra.example.com; * allows any; empty: none"),
+    S(embed_frame_ancestors, "'none'", true, check_frame_ancestors,
+      "sites that may show /embed/{challenge} in a frame: CSP frame-ancestors sources, "
+      "space-separated, as https://intra.example.com https://*.sharepoint.com; 'none' (the "
+      "default) lets no site frame it; every other route always refuses framing"),
     I(max_body, 1 * KIB, 64 * MIB, "bytes", "1048576", true, "largest request body accepted"),
     I(max_headers, 1 * KIB, 1 * MIB, "bytes", "16384", true,
       "largest request line and headers accepted, together"),
@@ -460,6 +465,68 @@ static bool check_log_level(const char *value, char *msg, size_t msglen)
 }
 
 /* Validator of cors_origins: "*" or scheme://host[:port], comma-separated. */
+/* One source of a frame-ancestors list: 'self', a scheme ("https:") or
+ * scheme://host[:port] where host may start with "*."; no path, quote,
+ * semicolon or comma, so that the value cannot break out of the header. */
+static bool frame_source_ok(const char *p, size_t n)
+{
+    if (n == 6 && strncmp(p, "'self'", 6) == 0)
+        return true;
+    size_t i = 0;
+    while (i < n && (isalnum((unsigned char)p[i]) || p[i] == '+' || p[i] == '-' || p[i] == '.'))
+        i++;
+    if (i == 0 || i == n || p[i] != ':' || !isalpha((unsigned char)p[0]))
+        return false;
+    if (i + 1 == n) /* a scheme source such as https: */
+        return true;
+    if (n < i + 4 || p[i + 1] != '/' || p[i + 2] != '/')
+        return false;
+    const char *h = p + i + 3, *end = p + n;
+    if (end - h > 2 && h[0] == '*' && h[1] == '.')
+        h += 2;
+    const char *colon = NULL;
+    for (const char *c = h; c < end; c++) {
+        if (*c == ':' && colon == NULL)
+            colon = c;
+        else if (colon ? !isdigit((unsigned char)*c)
+                       : !(isalnum((unsigned char)*c) || *c == '-' || *c == '.'))
+            return false;
+    }
+    return (colon ? colon : end) > h && (colon == NULL || end - colon > 1);
+}
+
+/* embed_frame_ancestors: 'none' alone, or frame sources separated by spaces. */
+static bool check_frame_ancestors(const char *value, char *msg, size_t msglen)
+{
+    const char *p = value;
+    size_t count = 0;
+    for (;;) {
+        p += strspn(p, " ");
+        size_t n = strcspn(p, " ");
+        if (n == 0)
+            break;
+        if (n == 6 && strncmp(p, "'none'", 6) == 0) {
+            if (count > 0 || p[n + strspn(p + n, " ")] != '\0') {
+                fail(msg, msglen, "'none' cannot be combined with other sources");
+                return false;
+            }
+        } else if (!frame_source_ok(p, n)) {
+            fail(msg, msglen,
+                 "\"%.*s\" is not a frame source: use 'self', 'none', https: or "
+                 "https://host[:port] (host may start with *.)",
+                 (int)n, p);
+            return false;
+        }
+        count++;
+        p += n;
+    }
+    if (count == 0) {
+        fail(msg, msglen, "empty: use 'none' to let no site frame the embed page");
+        return false;
+    }
+    return true;
+}
+
 static bool check_cors_origins(const char *value, char *msg, size_t msglen)
 {
     const char *p = value;

@@ -41,6 +41,9 @@ typedef struct config {
     int64_t sse_interval;        /* ms between two standings events of a stream, at least */
     int64_t sse_heartbeat;       /* seconds between heartbeat comments */
     int64_t sse_max_buffer;      /* bytes of unsent output before a subscriber is cut off */
+
+    /* The embed page (http_widget.c) */
+    char *embed_frame_ancestors; /* CSP frame-ancestors: the sites that may frame it */
 } config;
 
 /* Fills cfg with the defaults. Strings are owned by cfg (config_free). */

@@ -10,7 +10,10 @@
  *
  * Limits: evhttp's body, header and timeout limits are set from the config
  * (evhttp's defaults are unlimited). Responses carry nosniff and deny
- * framing (the embed page, later, is the one route allowed in a frame).
+ * framing; the embed page (http_widget.c) is the one route allowed in a
+ * frame: it sets its own Content-Security-Policy, which common_headers then
+ * leaves alone. Routes of ACCESS_NONE (the widget's script, the embed page)
+ * skip the token check: they hold no data, the widget reads with its token.
  */
 #include "http_server.h"
 
@@ -143,6 +146,8 @@ static const struct route {
     {EVHTTP_REQ_GET, "/v1/admin/webhooks/*/deliveries", ACCESS_ADMIN, http_webhooks_deliveries},
     {EVHTTP_REQ_GET, "/v1/rules", ACCESS_READ, http_rules_get},
     {EVHTTP_REQ_PUT, "/v1/rules", ACCESS_ADMIN, http_rules_put},
+    {EVHTTP_REQ_GET, "/widget/podium-leaderboard.js", ACCESS_NONE, http_widget_js},
+    {EVHTTP_REQ_GET, "/embed/*", ACCESS_NONE, http_embed_get},
 };
 
 /* The name of a method of the route table. */
@@ -224,15 +229,18 @@ static bool origin_allowed(const char *list, const char *origin)
     return false;
 }
 
-/* Headers every answer carries: no sniffing, no framing, and CORS for an
- * Origin on the cors_origins list. */
+/* Headers every answer carries: no sniffing, no framing (unless the
+ * handler set its own policy), and CORS for an Origin on the cors_origins
+ * list (unless the handler allowed every origin itself). */
 static void common_headers(const app *a, struct evhttp_request *r)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(r);
     evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-    evhttp_add_header(h, "Content-Security-Policy", "frame-ancestors 'none'");
+    if (evhttp_find_header(h, "Content-Security-Policy") == NULL)
+        evhttp_add_header(h, "Content-Security-Policy", "frame-ancestors 'none'");
     const char *origin = evhttp_find_header(evhttp_request_get_input_headers(r), "Origin");
-    if (a->cfg->cors_origins[0] && origin && origin_allowed(a->cfg->cors_origins, origin)) {
+    if (a->cfg->cors_origins[0] && origin && origin_allowed(a->cfg->cors_origins, origin) &&
+        evhttp_find_header(h, "Access-Control-Allow-Origin") == NULL) {
         evhttp_add_header(h, "Access-Control-Allow-Origin", origin);
         evhttp_add_header(h, "Vary", "Origin");
         evhttp_add_header(h, "Access-Control-Expose-Headers", "ETag, Retry-After");
@@ -637,6 +645,10 @@ static void on_request(struct evhttp_request *r, void *arg)
             ((char *)q->param[i])[strcspn(q->param[i], "/")] = '\0';
     p->rt = rt;
     h->busy++;
+    if (rt->access == ACCESS_NONE) {
+        rt->handler(q);
+        return;
+    }
 
     const char *authz = evhttp_find_header(evhttp_request_get_input_headers(r), "Authorization");
     const char *token = NULL;

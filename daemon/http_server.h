@@ -5,7 +5,7 @@
  * matches each request against the route table, checks the bearer token
  * against the route's role and hands a `http_req` to the resource's handler
  * (http_events.c, http_boards.c, http_admin.c, http_rules.c,
- * http_webhooks.c). Handlers answer through http_reply / http_problem
+ * http_webhooks.c, http_widget.c). Handlers answer through http_reply / http_problem
  * exactly once, possibly later from a Redis callback; a client that went
  * away meanwhile is handled by evhttp (the reply is then dropped and the
  * request freed).
@@ -110,5 +110,7 @@ void http_webhooks_delete(http_req *q);
 void http_webhooks_enable(http_req *q);
 void http_webhooks_test(http_req *q);
 void http_webhooks_deliveries(http_req *q);
+void http_widget_js(http_req *q);
+void http_embed_get(http_req *q);
 
 #endif

@@ -14,6 +14,9 @@ packages=(build-essential cmake pkg-config libevent-dev libhiredis-dev libjansso
 # Node.js runs a real EventSource client against the SSE streams
 # (tests/integration/test_stream_node.py); Debian's when none is installed.
 command -v node >/dev/null || packages+=(nodejs npm)
+# Debian's Chromium, headless, shows the web widget to playwright-core
+# (tests/integration/test_widget.py); playwright downloads no browser.
+[ -x /usr/bin/chromium ] || packages+=(chromium)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

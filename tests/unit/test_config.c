@@ -25,7 +25,7 @@
     "http_listen", "rpc_listen", "redis", "redis_server", "data_dir", "rules_file",                \
         "admin_token_file", "log_level", "cors_origins", "max_body", "max_headers",                \
         "read_timeout", "batch_window", "batch_events", "idempotency_ttl", "max_connections",      \
-        "sse_interval", "sse_heartbeat", "sse_max_buffer"
+        "sse_interval", "sse_heartbeat", "sse_max_buffer", "embed_frame_ancestors"
 
 static const char *const all_settings[] = {ALL_SETTINGS};
 #define NALL (sizeof(all_settings) / sizeof(all_settings[0]))
@@ -56,6 +56,8 @@ static bool field_text(const config *c, const char *name, char *out, size_t outl
         s = c->log_level;
     else if (strcmp(name, "cors_origins") == 0)
         s = c->cors_origins;
+    else if (strcmp(name, "embed_frame_ancestors") == 0)
+        s = c->embed_frame_ancestors;
     else if (strcmp(name, "max_body") == 0)
         v = c->max_body;
     else if (strcmp(name, "max_headers") == 0)
@@ -166,6 +168,7 @@ static void test_defaults(void **state)
     assert_string_equal(c.admin_token_file, "");
     assert_string_equal(c.log_level, "info");
     assert_string_equal(c.cors_origins, "");
+    assert_string_equal(c.embed_frame_ancestors, "'none'");
     assert_int_equal(c.max_body, 1048576);
     assert_int_equal(c.max_headers, 16384);
     assert_int_equal(c.read_timeout, 10);
@@ -219,6 +222,7 @@ static void test_each_setting_sets_its_field(void **state)
         {"sse_interval", "250ms", "250"},
         {"sse_heartbeat", "1m", "60"},
         {"sse_max_buffer", "65536", "65536"},
+        {"embed_frame_ancestors", "https://intra.example", "https://intra.example"},
     };
     assert_int_equal(sizeof(cases) / sizeof(cases[0]), NALL);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -278,6 +282,9 @@ static void test_file_syntax(void **state)
         {"cors_origins = https://a.example, http://b.example:8080\n", "cors_origins",
          "https://a.example, http://b.example:8080"},
         {"cors_origins = *\n", "cors_origins", "*"},
+        {"embed_frame_ancestors = 'self' https://intra.example:8443 https://*.sharepoint.com\n",
+         "embed_frame_ancestors", "'self' https://intra.example:8443 https://*.sharepoint.com"},
+        {"embed_frame_ancestors = https:\n", "embed_frame_ancestors", "https:"},
         {"log_level = warning\n", "log_level", "warning"},
         {"batch_window = 100000\n", "batch_window", "100000"},
         {"read_timeout = 90\n", "read_timeout", "90"},
@@ -416,6 +423,20 @@ static void test_file_errors(void **state)
          "t.conf:1: cors_origins: origin \"a.example\": expected * or http(s)://host[:port]"},
         {"cors_origins = https://a.example,,https://b.example\n",
          "t.conf:1: cors_origins: empty origin in the list"},
+        /* Nothing that could end the CSP directive or the header gets through. */
+        {"embed_frame_ancestors = https://a.example; script-src *\n",
+         "t.conf:1: embed_frame_ancestors: \"https://a.example;\" is not a frame source: use "
+         "'self', 'none', https: or https://host[:port] (host may start with *.)"},
+        {"embed_frame_ancestors = https://a.example,https://b.example\n",
+         "t.conf:1: embed_frame_ancestors: \"https://a.example,https://b.example\" is not a frame "
+         "source: use 'self', 'none', https: or https://host[:port] (host may start with *.)"},
+        {"embed_frame_ancestors = https://a.example/page\n",
+         "t.conf:1: embed_frame_ancestors: \"https://a.example/page\" is not a frame source: use "
+         "'self', 'none', https: or https://host[:port] (host may start with *.)"},
+        {"embed_frame_ancestors = 'none' https://a.example\n",
+         "t.conf:1: embed_frame_ancestors: 'none' cannot be combined with other sources"},
+        {"embed_frame_ancestors = \"\"\n",
+         "t.conf:1: embed_frame_ancestors: empty: use 'none' to let no site frame the embed page"},
         /* The first bad line is the one reported, after good ones. */
         {"max_body = 2048\nlog_level = info\nbatch_events = 0\nmax_body = 1\n",
          "t.conf:3: batch_events: 0 is below the minimum 1"},
@@ -928,6 +949,7 @@ static void test_man_page(void **state)
         {"sse_interval", "1s"},
         {"sse_heartbeat", "15s"},
         {"sse_max_buffer", "262144"},
+        {"embed_frame_ancestors", "\\(aqnone\\(aq"},
     };
     assert_int_equal(sizeof(defs) / sizeof(defs[0]), NALL);
     char *man = read_source("systemd/podiumd.8");
