@@ -214,8 +214,9 @@ static void movement_cell(ctl_table *t, const json_t *e)
 static void print_board(const json_t *page, FILE *out)
 {
     const char *per = str(page, "period");
-    fprintf(out, "%s%s%s, period %s: %" JSON_INTEGER_FORMAT " leaders\n", ctl_style_on(CTL_BOLD),
-            str(page, "challenge"), ctl_style_off(), per, num(page, "total"));
+    fprintf(out, "%s%s%s, period %s: %" JSON_INTEGER_FORMAT " leader%s\n", ctl_style_on(CTL_BOLD),
+            str(page, "challenge"), ctl_style_off(), per, num(page, "total"),
+            num(page, "total") == 1 ? "" : "s");
     static const char *const h[] = {"RANK", "LEADER", "NAME", "TEAM", "SCORE", "MOVE", NULL};
     static const ctl_align al[] = {CTL_RIGHT, CTL_LEFT, CTL_LEFT, CTL_LEFT, CTL_RIGHT, CTL_LEFT};
     ctl_table *t = ctl_table_new(h, al);
