@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config libevent-dev libhiredis-dev libjansson-dev libmsgpack-dev
-          libssl-dev libcurl4-openssl-dev libcmocka-dev redis-server python3 python3-msgpack
+          libssl-dev libcurl4-openssl-dev libjemalloc-dev libcmocka-dev redis-server python3 python3-msgpack
           clang-format curl)
 # Node.js runs a real EventSource client against the SSE streams
 # (tests/integration/test_stream_node.py); Debian's when none is installed.
