@@ -9,6 +9,9 @@
  * needs no daemon: it runs the daemon's own validator on the file.
  *
  * Where it connects: --url, else $PODIUM_URL, else http://127.0.0.1:7420.
+ * With --rpc HOST:PORT (or $PODIUM_RPC), board, leader and challenges read
+ * over the binary protocol instead (libpodium; ctl_rpc.c); everything else
+ * is HTTP only, as the admin API is.
  * The token: --token, else $PODIUM_TOKEN, else the file named by
  * --token-file or $PODIUM_TOKEN_FILE, else ./data/admin.token (what the
  * quick start writes) or /var/lib/podium/admin.token when readable.
@@ -31,6 +34,7 @@
 
 #include "ctl_http.h"
 #include "ctl_out.h"
+#include "ctl_rpc.h"
 #include "rules.h"
 #include "rulesync.h"
 
@@ -39,13 +43,16 @@ enum { EX_OK = 0, EX_USAGE = 1, EX_INVALID = 2, EX_NOTFOUND = 3, EX_AUTH = 4, EX
 /* Global options. */
 static struct {
     ctl_conn conn;
+    const char *rpc; /* HOST:PORT of the binary protocol, or NULL */
     bool json;
     char token[256];
 } g;
 
 static const char usage_text[] =
-    "usage: podiumctl [--url URL] [--token TOKEN | --token-file FILE] [--json] [--no-color]\n"
+    "usage: podiumctl [--url URL] [--rpc HOST:PORT] [--token TOKEN | --token-file FILE] [--json]\n"
+    "                 [--no-color]\n"
     "                 COMMAND [ARGS]\n"
+    "  (--rpc: board, leader and challenges read over the binary protocol)\n"
     "\n"
     "Rules:\n"
     "  rules check FILE                 validate a rules file offline (no daemon needed)\n"
@@ -130,6 +137,37 @@ static json_t *call(const char *method, const char *path, const char *body, bool
         fwrite(r.body, 1, r.len, stdout);
     json_t *j = r.len ? json_loadb(r.body, r.len, 0, NULL) : NULL;
     ctl_resp_free(&r);
+    return j;
+}
+
+/* Reads method over the binary protocol (when --rpc is given); prints the
+ * result with --json; exits on failure. Takes params (may be NULL). */
+static json_t *rpc_read(const char *method, json_t *params)
+{
+    long status;
+    json_t *error;
+    char err[512];
+    json_t *j =
+        ctl_rpc_call(g.rpc, g.conn.token, method, params, &status, &error, err, sizeof(err));
+    json_decref(params);
+    if (j == NULL) {
+        if (status == 0)
+            die(EX_UNAVAILABLE, "cannot reach podiumd at %s: %s", g.rpc, err);
+        fprintf(stderr, "podiumctl: %ld %s\n", status, err);
+        json_t *e;
+        size_t i;
+        json_array_foreach(json_object_get(error, "errors"), i, e)
+            fprintf(stderr, "  %s: %s\n", json_string_value(json_object_get(e, "pointer")),
+                    json_string_value(json_object_get(e, "message")));
+        json_decref(error);
+        exit(exit_for(status));
+    }
+    if (g.json) {
+        char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (text)
+            puts(text);
+        free(text);
+    }
     return j;
 }
 
@@ -349,7 +387,7 @@ static int cmd_challenges(int argc, char **argv)
     (void)argv;
     if (argc != 0)
         die(EX_USAGE, "usage: podiumctl challenges");
-    json_t *j = call("GET", "/v1/challenges", NULL, true);
+    json_t *j = g.rpc ? rpc_read("challenges", NULL) : call("GET", "/v1/challenges", NULL, true);
     if (!g.json) {
         static const char *const h[] = {"CHALLENGE", "NAME", "PERIOD", "ENDS", "SCORING", NULL};
         ctl_table *t = ctl_table_new(h, NULL);
@@ -398,7 +436,16 @@ static int cmd_board(int argc, char **argv)
     query_add(q, sizeof(q), "period", per);
     query_add(q, sizeof(q), "limit", limit);
     snprintf(path, sizeof(path), "/v1/challenges/%s/leaderboard%s", enc, q);
-    json_t *j = call("GET", path, NULL, true);
+    json_t *j;
+    if (g.rpc) {
+        json_t *p =
+            json_pack("{s:s, s:I}", "challenge", argv[0], "limit", (json_int_t)atoll(limit));
+        if (per)
+            json_object_set_new(p, "period", json_string(per));
+        j = rpc_read("leaderboard", p);
+    } else {
+        j = call("GET", path, NULL, true);
+    }
     if (!g.json)
         print_board(j, stdout);
     json_decref(j);
@@ -566,7 +613,8 @@ static int cmd_leader(int argc, char **argv)
     if (!ctl_urlencode(argv[0], enc, sizeof(enc)))
         die(EX_USAGE, "leader id too long");
     snprintf(path, sizeof(path), "/v1/leaders/%s", enc);
-    json_t *j = call("GET", path, NULL, true);
+    json_t *j = g.rpc ? rpc_read("leader", json_pack("{s:s}", "leader", argv[0]))
+                      : call("GET", path, NULL, true);
     if (g.json) {
         json_decref(j);
         return EX_OK;
@@ -937,6 +985,7 @@ static void find_token(const char *file)
 int main(int argc, char **argv)
 {
     const char *url = getenv("PODIUM_URL"), *token_file = NULL;
+    g.rpc = getenv("PODIUM_RPC") && *getenv("PODIUM_RPC") ? getenv("PODIUM_RPC") : NULL;
     bool colour = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -955,6 +1004,8 @@ int main(int argc, char **argv)
             url = v;
         } else if ((v = opt(argc, argv, &i, "--token"))) {
             g.conn.token = v;
+        } else if ((v = opt(argc, argv, &i, "--rpc"))) {
+            g.rpc = v;
         } else if ((v = opt(argc, argv, &i, "--token-file"))) {
             token_file = v;
         } else {

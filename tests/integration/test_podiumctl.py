@@ -147,3 +147,29 @@ class PodiumctlTest(PodiumTestCase):
         # the token file the quick start writes is found by default
         self.assertTrue(os.path.exists(os.path.join(self.tmp, "data", "admin.token")))
         self.ctl("board", "weekly", token=None)
+
+
+from test_rpc import RpcTestCase  # noqa: E402  (a podiumd with its RPC port)
+
+
+class PodiumctlRpcTest(RpcTestCase):
+    leaders = ("ceo", "cfo")
+
+    def test_reads_over_the_binary_protocol_match_http(self):
+        self.event("ceo", "post")
+        self.event("cfo", "reply")
+        e = {"PATH": os.environ.get("PATH", ""), "PODIUM_URL": "http://127.0.0.1:1",  # unused
+             "PODIUM_TOKEN": self.d.admin_token}
+
+        def ctl(*args, status=0, rpc=None):
+            p = subprocess.run([PODIUMCTL, "--rpc", rpc or "127.0.0.1:%d" % self.rpc_port]
+                               + list(args), capture_output=True, text=True, env=e, timeout=20)
+            self.assertEqual(p.returncode, status, (args, p.stdout, p.stderr))
+            return p.stdout
+        board = json.loads(ctl("--json", "board", "weekly"))
+        self.assertEqual(board, self.board("weekly"))
+        self.assertIn("Ceo", ctl("board", "weekly"))
+        self.assertEqual(json.loads(ctl("--json", "leader", "cfo"))["id"], "cfo")
+        self.assertIn("weekly", ctl("challenges"))
+        ctl("board", "nope", status=3)
+        ctl("board", "weekly", status=5, rpc="127.0.0.1:1")
