@@ -197,6 +197,18 @@ static const char *opt(int argc, char **argv, int *i, const char *name)
     return argv[++*i];
 }
 
+#define PATH_LEN 2048
+
+/* Writes prefix, the percent-encoded id, then suffix into path (PATH_LEN
+ * bytes); exits when the id is too long to be one. */
+static void id_path(char *path, const char *prefix, const char *id, const char *suffix)
+{
+    char enc[256];
+    if (!ctl_urlencode(id, enc, sizeof(enc)))
+        die(EX_USAGE, "%.40s...: too long for an id", id);
+    snprintf(path, PATH_LEN, "%s%s%s", prefix, enc, suffix);
+}
+
 /* Appends "&name=value" (value encoded) to a query being built in q. */
 static void query_add(char *q, size_t len, const char *name, const char *value)
 {
@@ -430,12 +442,11 @@ static int cmd_board(int argc, char **argv)
         die(EX_USAGE, "usage: podiumctl board CHALLENGE [--period P] [--limit N]");
     const char *per = NULL, *limit = "10";
     board_opts(argc, argv, 1, &per, &limit);
-    char path[2048], enc[256], q[1024] = "";
-    if (!ctl_urlencode(argv[0], enc, sizeof(enc)))
-        die(EX_USAGE, "challenge id too long");
+    char path[PATH_LEN], q[1024] = "";
     query_add(q, sizeof(q), "period", per);
     query_add(q, sizeof(q), "limit", limit);
-    snprintf(path, sizeof(path), "/v1/challenges/%s/leaderboard%s", enc, q);
+    id_path(path, "/v1/challenges/", argv[0], "/leaderboard");
+    strncat(path, q, sizeof(path) - strlen(path) - 1);
     json_t *j;
     if (g.rpc) {
         json_t *p =
@@ -540,12 +551,11 @@ static int cmd_watch(int argc, char **argv)
         die(EX_USAGE, "usage: podiumctl watch CHALLENGE [--limit N]");
     const char *per = NULL, *limit = "10";
     board_opts(argc, argv, 1, &per, &limit);
-    char path[2048], enc[256], q[1024] = "";
-    if (!ctl_urlencode(argv[0], enc, sizeof(enc)))
-        die(EX_USAGE, "challenge id too long");
+    char path[PATH_LEN], q[1024] = "";
     query_add(q, sizeof(q), "period", per);
     query_add(q, sizeof(q), "limit", limit);
-    snprintf(path, sizeof(path), "/v1/challenges/%s/stream%s", enc, q);
+    id_path(path, "/v1/challenges/", argv[0], "/stream");
+    strncat(path, q, sizeof(path) - strlen(path) - 1);
     struct watch w = {.tty = isatty(STDOUT_FILENO) && !g.json};
     snprintf(w.event, sizeof(w.event), "message");
     ctl_conn c = g.conn;
@@ -568,10 +578,8 @@ static int cmd_periods(int argc, char **argv)
 {
     if (argc != 1)
         die(EX_USAGE, "usage: podiumctl periods CHALLENGE");
-    char path[1024], enc[256];
-    if (!ctl_urlencode(argv[0], enc, sizeof(enc)))
-        die(EX_USAGE, "challenge id too long");
-    snprintf(path, sizeof(path), "/v1/challenges/%s/periods?limit=100", enc);
+    char path[PATH_LEN];
+    id_path(path, "/v1/challenges/", argv[0], "/periods?limit=100");
     json_t *j = call("GET", path, NULL, true);
     if (!g.json) {
         static const char *const h[] = {"PERIOD", "LEADERS", "WINNER", "SCORE", "CLOSED", NULL};
@@ -609,10 +617,8 @@ static int cmd_leader(int argc, char **argv)
 {
     if (argc != 1)
         die(EX_USAGE, "usage: podiumctl leader ID");
-    char path[1024], enc[256];
-    if (!ctl_urlencode(argv[0], enc, sizeof(enc)))
-        die(EX_USAGE, "leader id too long");
-    snprintf(path, sizeof(path), "/v1/leaders/%s", enc);
+    char path[PATH_LEN];
+    id_path(path, "/v1/leaders/", argv[0], "");
     json_t *j = g.rpc ? rpc_read("leader", json_pack("{s:s}", "leader", argv[0]))
                       : call("GET", path, NULL, true);
     if (g.json) {
@@ -680,10 +686,8 @@ static int cmd_leader(int argc, char **argv)
 /* PUTs a leader's profile after merging `changes` into the stored one. */
 static int put_leader(const char *id, json_t *changes, bool merge)
 {
-    char path[1024], enc[256];
-    if (!ctl_urlencode(id, enc, sizeof(enc)))
-        die(EX_USAGE, "leader id too long");
-    snprintf(path, sizeof(path), "/v1/admin/leaders/%s", enc);
+    char path[PATH_LEN];
+    id_path(path, "/v1/admin/leaders/", id, "");
     json_t *body = changes;
     if (merge) {
         json_t *cur = call("GET", path, NULL, false);
@@ -714,10 +718,8 @@ static int cmd_leader_admin(const char *cmd, int argc, char **argv)
     if (strcmp(cmd, "leader-erase") == 0) {
         if (argc != 2 || strcmp(argv[1], "--yes") != 0)
             die(EX_USAGE, "erasing removes the leader and their events for good: add --yes");
-        char path[1024], enc[256];
-        if (!ctl_urlencode(id, enc, sizeof(enc)))
-            die(EX_USAGE, "leader id too long");
-        snprintf(path, sizeof(path), "/v1/admin/leaders/%s", enc);
+        char path[PATH_LEN];
+        id_path(path, "/v1/admin/leaders/", id, "");
         json_decref(call("DELETE", path, NULL, true));
         if (!g.json)
             printf("leader %s erased\n", id);
@@ -744,10 +746,8 @@ static int cmd_leader_admin(const char *cmd, int argc, char **argv)
         json_object_set_new(b, "avatar", json_string(avatar));
     if (strcmp(cmd, "leader-add") == 0)
         return put_leader(id, b, false);
-    char path[1024], enc[256];
-    if (!ctl_urlencode(id, enc, sizeof(enc)))
-        die(EX_USAGE, "team id too long");
-    snprintf(path, sizeof(path), "/v1/admin/teams/%s", enc);
+    char path[PATH_LEN];
+    id_path(path, "/v1/admin/teams/", id, "");
     char *text = json_dumps(b, JSON_COMPACT);
     json_decref(b);
     json_decref(call("PUT", path, text, true));
@@ -761,10 +761,8 @@ static int cmd_leader_admin(const char *cmd, int argc, char **argv)
 static int cmd_token(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[0], "delete") == 0) {
-        char path[1024], enc[256];
-        if (!ctl_urlencode(argv[1], enc, sizeof(enc)))
-            die(EX_USAGE, "token id too long");
-        snprintf(path, sizeof(path), "/v1/admin/tokens/%s", enc);
+        char path[PATH_LEN];
+        id_path(path, "/v1/admin/tokens/", argv[1], "");
         json_decref(call("DELETE", path, NULL, true));
         if (!g.json)
             printf("token %s deleted\n", argv[1]);
@@ -844,11 +842,10 @@ static int cmd_rescore(int argc, char **argv)
         die(EX_USAGE, "usage: podiumctl rescore CHALLENGE [--period P]");
     const char *per = NULL, *limit = NULL;
     board_opts(argc, argv, 1, &per, &limit);
-    char path[2048], enc[256], q[1024] = "";
-    if (!ctl_urlencode(argv[0], enc, sizeof(enc)))
-        die(EX_USAGE, "challenge id too long");
+    char path[PATH_LEN], q[1024] = "";
     query_add(q, sizeof(q), "period", per);
-    snprintf(path, sizeof(path), "/v1/admin/challenges/%s/rescore%s", enc, q);
+    id_path(path, "/v1/admin/challenges/", argv[0], "/rescore");
+    strncat(path, q, sizeof(path) - strlen(path) - 1);
     g.conn.timeout_s = 900;
     json_t *j = call("POST", path, NULL, true);
     if (!g.json)
