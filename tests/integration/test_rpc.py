@@ -273,7 +273,7 @@ class TestMethods(RpcTestCase):
         self.assertEqual(m["results"][0]["points"], 10)
 
 
-class TestSubscribe(RpcTestCase):
+class SubscribeCase(RpcTestCase):
     podiumd_args = ("--rpc_listen", "127.0.0.1:0", "--sse_interval", "100ms")
 
     def setUp(self):
@@ -296,6 +296,8 @@ class TestSubscribe(RpcTestCase):
         self.r("ZADD", self.key("closedp", "weekly"), at or int(time.time()), period)
         self.r("PUBLISH", self.key("push"), "closed weekly %s" % period)
 
+
+class TestSubscribe(SubscribeCase):
     def test_standings_at_once_then_on_change_until_unsubscribed(self):
         self.event("alice", "stakeholder_interaction")                  # alice 15
         c = self.connect()
@@ -429,6 +431,48 @@ class TestSubscribe(RpcTestCase):
         self.assertTrue(c.closed(timeout=3))
         self.assertEqual(self.d.proc.wait(timeout=5), 0)
         self.assertLess(time.monotonic() - t0, 2.0)
+
+
+class TestSlowSubscriber(SubscribeCase):
+    leaders = tuple("l%02d" % i for i in range(40))
+
+    def test_a_connection_that_never_reads_is_cut_off(self):
+        for lid in self.leaders:   # long profiles make big events
+            self.put_leader(lid, name=(lid + " ") * 24, avatar="https://example.com/" + "a" * 200)
+        stuck = socket.socket()
+        self.addCleanup(stuck.close)
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        stuck.connect(("127.0.0.1", self.rpc_port))
+        stuck.sendall(msgpack.packb([0, 0, "auth", {"token": self.d.admin_token}]) + b"".join(
+            msgpack.packb([0, i, "subscribe", {"challenge": "weekly", "limit": 100}])
+            for i in range(1, 17)))
+        good = self.connect()
+        sub = good.call("subscribe", {"challenge": "weekly", "limit": 100})["subscription"]
+        self.standings(good, sub)
+        got, i = 0, 0
+        deadline = time.monotonic() + 40
+        while not re.search(r"rpc: \S+ cut off: over", self.d.log()):
+            self.assertLess(time.monotonic(), deadline, "the stuck connection was never cut off")
+            self.event(self.leaders[i % 40], "stakeholder_interaction")
+            i += 1
+            while good.note(timeout=0.02):
+                got += 1
+        self.assertGreater(got, 3)
+        self.assertIn("sse: cut off a callback subscriber", self.d.log())
+        # The other connection keeps getting notifications.
+        self.event("l00", "stakeholder_interaction")
+        self.event("l00", "stakeholder_interaction")
+        while True:
+            n = self.standings(good, sub, timeout=3)
+            if n["data"]["entries"][0]["leader"] == "l00":
+                break
+        # The stuck one's connection is gone: reading what was buffered ends in EOF.
+        stuck.settimeout(5)
+        try:
+            while stuck.recv(65536):
+                pass
+        except ConnectionResetError:
+            pass
 
 
 class TestPipelining(RpcTestCase):
