@@ -7,6 +7,8 @@
  * pages) and answers with the JSON body HTTP would send, packed as
  * msgpack, so both front ends give the same results by construction.
  * Error codes and statuses are HTTP's problem slugs and statuses.
+ * `subscribe` checks its params as GET .../stream does and hands them to
+ * rpc_server.c, which holds the connection's subscriptions.
  */
 #include <event2/buffer.h>
 #include <inttypes.h>
@@ -21,6 +23,7 @@
 #include "results.h"
 #include "rpc_json.h"
 #include "rpc_server.h"
+#include "sse.h"
 #include "util.h"
 
 static const period all_period = {PERIOD_ALL_START, PERIOD_ALL_END, "all"};
@@ -384,12 +387,95 @@ static void m_leader(rpc_call *call, const msgpack_object *params)
     leaders_read(call->a, call->who.org, leader, call->who.role == ROLE_ADMIN, on_leader, call);
 }
 
+/* ------------------------------------------------------------ subscriptions */
+
+/* subscribe: the events of GET /v1/challenges/{challenge}/stream as
+ * notifications; reader role and above, as the stream route. */
+static void m_subscribe(rpc_call *call, const msgpack_object *params)
+{
+    static const char *const allowed[] = {"challenge", "period", "limit", "last_event_id", NULL};
+    errlist errs = {0};
+    sse_params p = {.limit = 10};
+    char id[32] = "current", mark[PERIOD_ID_MAX];
+    if (call->who.role < ROLE_READER) {
+        rpc_reply_error(call, 403, "forbidden",
+                        "A leader token cannot do this; it needs a reader, ingest or admin token.",
+                        NULL);
+        return;
+    }
+    only_members(params, allowed, &errs);
+    if (errs.n || !get_int(params, "limit", 1, 100, &p.limit, &errs) ||
+        !get_str(params, "challenge", true, p.challenge, sizeof(p.challenge), &errs) ||
+        !get_str(params, "period", false, id, sizeof(id), &errs) ||
+        !get_str(params, "last_event_id", false, p.last_id, sizeof(p.last_id), &errs)) {
+        invalid(call, &errs);
+        return;
+    }
+    if (p.last_id[0] && !sse_id_mark(p.last_id, mark, sizeof(mark))) {
+        errlist_add(&errs, "/last_event_id", "is not the id of an event of a subscription");
+        invalid(call, &errs);
+        return;
+    }
+    const rules *r = ingest_rules(call->a->in);
+    if (r == NULL || call->a->stopping) {
+        unavailable(call);
+        return;
+    }
+    int c = rules_challenge_index(r, p.challenge);
+    if (c < 0) {
+        rpc_reply_error(call, 404, "not-found",
+                        "No challenge has this id; the method challenges lists them.", NULL);
+        return;
+    }
+    const rules_challenge *ch = &r->challenges[c];
+    period per;
+    if (strcmp(id, "current") == 0) {
+        p.period[0] = '\0'; /* followed into each next period */
+    } else if (strcmp(id, "all") == 0 || ch->period.kind == PERIOD_ALL) {
+        if (strcmp(id, "all") != 0) {
+            errlist_add(&errs, "/period",
+                        "this challenge has only an all-time board: use all or current");
+            invalid(call, &errs);
+            return;
+        }
+        snprintf(p.period, sizeof(p.period), "all");
+    } else if (period_resolve(&ch->period, id, util_now_ms() / 1000, &per)) {
+        snprintf(p.period, sizeof(p.period), "%s", per.id);
+    } else {
+        errlist_add(&errs, "/period",
+                    "'%s' is not a period of this challenge: use current, previous, all or a "
+                    "period id such as those the method challenges lists",
+                    id);
+        invalid(call, &errs);
+        return;
+    }
+    snprintf(p.org, sizeof(p.org), "%s", call->who.org);
+    rpc_subscribe(call, &p);
+}
+
+/* unsubscribe: {"subscription": id} of this connection. */
+static void m_unsubscribe(rpc_call *call, const msgpack_object *params)
+{
+    static const char *const allowed[] = {"subscription", NULL};
+    errlist errs = {0};
+    int64_t id = 0;
+    only_members(params, allowed, &errs);
+    if (errs.n == 0 && pcodec_map_get(params, "subscription") == NULL)
+        errlist_add(&errs, "/subscription", "is required");
+    if (errs.n || !get_int(params, "subscription", 1, UINT32_MAX, &id, &errs)) {
+        invalid(call, &errs);
+        return;
+    }
+    rpc_unsubscribe(call, id);
+}
+
 static const struct method {
     const char *name;
     void (*fn)(rpc_call *call, const msgpack_object *params);
 } methods[] = {
     {"post_events", m_post_events}, {"challenges", m_challenges}, {"leaderboard", m_leaderboard},
-    {"around", m_around},           {"leader", m_leader},
+    {"around", m_around},           {"leader", m_leader},         {"subscribe", m_subscribe},
+    {"unsubscribe", m_unsubscribe},
 };
 
 bool rpc_methods_call(rpc_call *call, const char *name, size_t len, const msgpack_object *params)

@@ -19,6 +19,15 @@
  * when unknown) and the connection is closed once the requests before it
  * are answered; nothing of that frame or after it is acted on.
  *
+ * Subscriptions (method `subscribe`) are callback subscribers of the SSE
+ * hub (sse_subscribe_fn), held in a fixed table of RPC_MAX_SUBS slots of
+ * the connection; each slot is its sink's argument. The sink packs a
+ * notification per event and subscription and writes it to the output
+ * like an answer. Notifications cannot be held back like requests, so a
+ * connection whose unsent output passes RPC_MAX_OUTPUT after one is cut
+ * off (the hub calls on_sub_end from its reaper, outside any callback of
+ * the connection). Closing a connection drops its subscriptions.
+ *
  * Ownership: a connection lives until it is closed AND has no call in
  * flight; closing frees the bufferevent at once, and calls that complete
  * later find conn->bev NULL and drop their answer. Re-entrancy: methods
@@ -50,6 +59,13 @@
 #define RPC_INPUT_MAX  (256 * 1024) /* read watermark of a connection's input buffer */
 #define RPC_LINGER_SEC 2            /* how long a refused client may go on sending */
 
+/* One subscription of a connection; id 0 marks a free slot. */
+struct rpc_sub {
+    rpc_conn *c;
+    sse_sub *sub; /* the hub's subscriber; NULL while free */
+    uint32_t id;  /* unique on the connection, from 1 */
+};
+
 struct rpc_conn {
     rpc_server *srv;         /* NULL once the server is freed */
     struct bufferevent *bev; /* NULL once closed */
@@ -65,6 +81,9 @@ struct rpc_conn {
     bool lingering;  /* answered and half-closed: input is read and dropped until EOF */
     bool read_armed; /* the read timeout runs: a frame is begun */
     size_t inflight;
+    struct rpc_sub subs[RPC_MAX_SUBS];
+    size_t nsubs;
+    uint32_t last_sub_id;
     char peer[64];
     rpc_conn *prev, *next;
 };
@@ -78,6 +97,8 @@ struct rpc_server {
     bool closing;
     msgpack_sbuffer sb; /* scratch for one answer */
     msgpack_packer pk;
+    msgpack_sbuffer nsb; /* scratch for one notification */
+    msgpack_packer npk;
     pcodec_limits lim;
 };
 
@@ -98,9 +119,23 @@ static void conn_free(rpc_conn *c)
     free(c);
 }
 
+/* Ends every subscription of c (its connection is going). */
+static void conn_drop_subs(rpc_conn *c)
+{
+    for (size_t i = 0; i < RPC_MAX_SUBS && c->nsubs > 0; i++) {
+        struct rpc_sub *u = &c->subs[i];
+        if (u->id == 0)
+            continue;
+        sse_unsubscribe(u->sub);
+        *u = (struct rpc_sub){0};
+        c->nsubs--;
+    }
+}
+
 /* Closes the socket now; the struct goes when its last call is answered. */
 static void conn_close(rpc_conn *c)
 {
+    conn_drop_subs(c);
     if (c->bev) {
         bufferevent_free(c->bev);
         c->bev = NULL;
@@ -383,8 +418,121 @@ static void dispatch(rpc_conn *c, const pcodec_msg *m)
     if (!rpc_methods_call(call, m->method, m->method_len, params ? params : &none))
         rpc_reply_error(call, 404, "unknown-method",
                         "No such method; PROTOCOL.md lists them (ping, auth, post_events, "
-                        "challenges, leaderboard, around, leader).",
+                        "challenges, leaderboard, around, leader, subscribe, unsubscribe).",
                         NULL);
+}
+
+/* ------------------------------------------------------------ subscriptions */
+
+/* The hub's sink: packs one notification for subscription u and queues it;
+ * false (cut me off) when the connection's unsent output passes
+ * RPC_MAX_OUTPUT. */
+static bool on_notify(void *arg, const char *name, const char *id, const char *data, size_t len)
+{
+    struct rpc_sub *u = arg;
+    rpc_conn *c = u->c;
+    if (c->bev == NULL || c->srv == NULL)
+        return true; /* cannot happen: closing drops the subscriptions first */
+    rpc_server *s = c->srv;
+    msgpack_sbuffer_clear(&s->nsb);
+    int rc = pcodec_pack_notification(&s->npk, name);
+    rc |= msgpack_pack_map(&s->npk, 3);
+    rc |= pcodec_pack_cstr(&s->npk, "subscription");
+    rc |= msgpack_pack_uint32(&s->npk, u->id);
+    rc |= pcodec_pack_cstr(&s->npk, "id");
+    rc |= pcodec_pack_cstr(&s->npk, id);
+    rc |= pcodec_pack_cstr(&s->npk, "data");
+    if (rc)
+        abort();
+    if (rpc_json_pack_text(&s->nsb, data, len) < 0) {
+        log_err("rpc: a %s event's data is not JSON podiumd can pack; sent as nil", name);
+        if (msgpack_pack_nil(&s->npk) < 0)
+            abort();
+    }
+    bufferevent_write(c->bev, s->nsb.data, s->nsb.size);
+    msgpack_sbuffer_clear(&s->nsb);
+    return evbuffer_get_length(bufferevent_get_output(c->bev)) <= RPC_MAX_OUTPUT;
+}
+
+/* The hub ended subscription u: it forgot it (clean: the challenge left the
+ * rules, or SIGTERM), or cuts off a connection that does not read. */
+static void on_sub_end(void *arg, bool clean)
+{
+    struct rpc_sub *u = arg;
+    rpc_conn *c = u->c;
+    *u = (struct rpc_sub){0};
+    c->nsubs--;
+    if (clean || c->bev == NULL)
+        return;
+    log_info("rpc: %s cut off: over %d bytes of notifications and answers unsent", c->peer,
+             RPC_MAX_OUTPUT);
+    conn_close(c); /* from the hub's reaper: no callback of c is running */
+}
+
+void rpc_subscribe(rpc_call *call, const sse_params *p)
+{
+    rpc_conn *c = call->conn;
+    if (c->bev == NULL || c->srv == NULL) {
+        rpc_reply_end(call); /* gone: nothing to answer */
+        return;
+    }
+    if (c->nsubs >= RPC_MAX_SUBS) {
+        char msg[120];
+        snprintf(msg, sizeof(msg),
+                 "A connection holds at most %d subscriptions; unsubscribe one first.",
+                 RPC_MAX_SUBS);
+        rpc_reply_error(call, 409, "too-many-subscriptions", msg, NULL);
+        return;
+    }
+    struct rpc_sub *u = c->subs;
+    while (u->id != 0)
+        u++;
+    if (++c->last_sub_id == 0)
+        c->last_sub_id = 1; /* after 2^32 subscriptions; the slots in use are not checked */
+    *u = (struct rpc_sub){.c = c, .id = c->last_sub_id};
+    c->nsubs++;
+    /* The answer goes out first, so that the client knows the id of the
+     * standings the hub may send before sse_subscribe_fn returns. */
+    msgpack_packer *pk = rpc_reply_begin(call);
+    int rc = msgpack_pack_map(pk, 1);
+    rc |= pcodec_pack_cstr(pk, "subscription");
+    rc |= msgpack_pack_uint32(pk, u->id);
+    if (rc)
+        abort();
+    flush_scratch(c->srv, c);
+    u->sub = sse_subscribe_fn(c->srv->a->sse, p, on_notify, on_sub_end, u);
+    if (u->sub == NULL) { /* the hub is shutting down: the connection closes soon */
+        *u = (struct rpc_sub){0};
+        c->nsubs--;
+    }
+    call_done(call);
+}
+
+void rpc_unsubscribe(rpc_call *call, int64_t id)
+{
+    rpc_conn *c = call->conn;
+    struct rpc_sub *u = NULL;
+    for (size_t i = 0; i < RPC_MAX_SUBS && id > 0; i++)
+        if (c->subs[i].id == (uint64_t)id)
+            u = &c->subs[i];
+    if (u == NULL) {
+        rpc_reply_error(call, 404, "not-found",
+                        "No subscription of this connection has this id (it may have ended).",
+                        NULL);
+        return;
+    }
+    sse_unsubscribe(u->sub);
+    *u = (struct rpc_sub){0};
+    c->nsubs--;
+    msgpack_packer *pk = rpc_reply_begin(call);
+    if (pk) {
+        int rc = msgpack_pack_map(pk, 1);
+        rc |= pcodec_pack_cstr(pk, "unsubscribed");
+        rc |= msgpack_pack_true(pk);
+        if (rc)
+            abort();
+    }
+    rpc_reply_end(call);
 }
 
 /* The re-check of an authenticated connection's token is answered. */
@@ -584,6 +732,8 @@ rpc_server *rpc_server_new(app *a, char *err, size_t errlen)
     s->lim.frame = (size_t)cfg->max_body;
     msgpack_sbuffer_init(&s->sb);
     msgpack_packer_init(&s->pk, &s->sb, msgpack_sbuffer_write);
+    msgpack_sbuffer_init(&s->nsb);
+    msgpack_packer_init(&s->npk, &s->nsb, msgpack_sbuffer_write);
     s->lev = evconnlistener_new_bind(
         a->base, on_accept, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
         -1, ai->ai_addr, (int)ai->ai_addrlen);
@@ -592,6 +742,7 @@ rpc_server *rpc_server_new(app *a, char *err, size_t errlen)
         snprintf(err, errlen, "rpc_listen: cannot listen on %s: %s", cfg->rpc_listen,
                  strerror(errno));
         msgpack_sbuffer_destroy(&s->sb);
+        msgpack_sbuffer_destroy(&s->nsb);
         free(s);
         return NULL;
     }
@@ -639,6 +790,7 @@ void rpc_server_free(rpc_server *s)
         evconnlistener_free(s->lev);
     for (rpc_conn *c = s->conns, *next; c; c = next) {
         next = c->next;
+        conn_drop_subs(c);
         if (c->bev) {
             bufferevent_free(c->bev);
             c->bev = NULL;
@@ -649,6 +801,7 @@ void rpc_server_free(rpc_server *s)
             conn_free(c);
     }
     msgpack_sbuffer_destroy(&s->sb);
+    msgpack_sbuffer_destroy(&s->nsb);
     free(s);
 }
 

@@ -5,7 +5,9 @@
  * the shared codec (proto/pcodec.c), keeps each connection's identity
  * (method `auth`), counts requests in flight and answers them as they
  * complete, in any order. rpc_methods.c holds the methods that mirror the
- * HTTP API; both share the call type below.
+ * HTTP API; both share the call type below. Subscriptions belong to a
+ * connection, so rpc_server.c keeps them; rpc_methods.c checks their
+ * params.
  */
 #ifndef PODIUM_RPC_SERVER_H
 #define PODIUM_RPC_SERVER_H
@@ -18,6 +20,7 @@
 #include "app.h"
 #include "auth.h"
 #include "errlist.h"
+#include "sse.h"
 
 typedef struct rpc_server rpc_server;
 typedef struct rpc_conn rpc_conn;
@@ -25,6 +28,7 @@ typedef struct rpc_conn rpc_conn;
 #define RPC_MAX_INFLIGHT 1024      /* requests in flight per connection before reading stops */
 #define RPC_MAX_OUTPUT   (4 << 20) /* unsent answer bytes per connection before reading stops */
 #define RPC_READ_CHUNK   65536     /* bytes handed to the decoder at a time */
+#define RPC_MAX_SUBS     16        /* subscriptions per connection */
 
 /* One request being answered. Owned by rpc_server.c; every call is
  * answered exactly once with rpc_reply_* (which frees it), possibly after
@@ -58,6 +62,14 @@ void rpc_reply_json(rpc_call *call, const char *json, size_t len);
 msgpack_packer *rpc_reply_begin(rpc_call *call);
 /* Sends what was packed since rpc_reply_begin and frees the call. */
 void rpc_reply_end(rpc_call *call);
+
+/* Subscribes the call's connection to the feed p (sse.c) and answers
+ * {"subscription": id}, ahead of its first notification; answers
+ * too-many-subscriptions past RPC_MAX_SUBS. p is borrowed. */
+void rpc_subscribe(rpc_call *call, const sse_params *p);
+/* Ends subscription `id` of the call's connection and answers the call
+ * ({"unsubscribed": true}, or not-found). */
+void rpc_unsubscribe(rpc_call *call, int64_t id);
 
 /* Runs method `name` (not auth or ping) for an authenticated call; false
  * if there is no such method (the call is then still the caller's). */

@@ -30,6 +30,12 @@
  * with close.lua "after" from its Last-Event-ID's mark. Both go over the store's
  * one command connection, so replies come in the order Redis ran them.
  *
+ * Callback subscribers (sse_subscribe_fn, the msgpack-RPC `subscribe`)
+ * share the feeds with HTTP streams: sub_send hands them the event's name,
+ * id and raw JSON data, which each message keeps beside its SSE text, and
+ * they get no heartbeats. A sink that answers false (its connection is
+ * full) is doomed and reaped like a slow stream.
+ *
  * Ownership. The hub owns feeds, subscribers and messages; the owner of a
  * stream owns its connection and bufferevent, which outlive the subscriber
  * (sse_unsubscribe, or sse_end_fn from the hub).
@@ -58,12 +64,17 @@
 
 #define BOARD_MAX KEYS_MAX
 
-/* One formatted event: the chunk header, then the text and "\r\n". */
+/* One formatted event: the chunk header, then the text and "\r\n"; for
+ * callback subscribers also its name, id and raw data (after the text). */
 struct msg {
     unsigned refs;
-    size_t len;     /* of the event text, without the trailing "\r\n" */
-    size_t headlen; /* of head */
-    char head[24];  /* "{len in hex}\r\n" */
+    size_t len;       /* of the event text, without the trailing "\r\n" */
+    size_t headlen;   /* of head */
+    const char *name; /* "standings", "period_closed"; NULL for a heartbeat */
+    const char *data; /* the event's JSON, inside text's allocation */
+    size_t dlen;
+    char id[SSE_ID_MAX + 32];
+    char head[24]; /* "{len in hex}\r\n" */
     char text[];
 };
 
@@ -71,7 +82,8 @@ struct sse_sub {
     struct sse_sub *next, *prev; /* in the feed's list */
     struct sse_sub *doom_next;   /* in the hub's doomed list */
     struct feed *f;              /* NULL once detached */
-    struct bufferevent *bev;
+    struct bufferevent *bev;     /* NULL for a callback subscriber */
+    sse_sink_fn *sink;           /* a callback subscriber's output */
     sse_end_fn *end;
     void *arg;
     char mark[PERIOD_ID_MAX]; /* newest closed period passed on ("": none) */
@@ -124,17 +136,24 @@ struct sse {
 
 static const period all_period = {PERIOD_ALL_START, PERIOD_ALL_END, "all"};
 
-/* A new message holding `text` (copied); one reference, the caller's. */
-static struct msg *msg_new(const char *text, size_t len)
+/* A new message holding `text` and `data` (copied); one reference, the
+ * caller's. */
+static struct msg *msg_new(const char *text, size_t len, const char *data, size_t dlen)
 {
-    struct msg *m = malloc(sizeof(*m) + len + 3);
+    struct msg *m = malloc(sizeof(*m) + len + 3 + dlen);
     if (m == NULL)
         abort();
     m->refs = 1;
     m->len = len;
+    m->name = NULL;
+    m->id[0] = '\0';
     m->headlen = (size_t)snprintf(m->head, sizeof(m->head), "%zx\r\n", len);
     memcpy(m->text, text, len);
     memcpy(m->text + len, "\r\n", 3);
+    if (dlen)
+        memcpy(m->text + len + 3, data, dlen);
+    m->data = m->text + len + 3;
+    m->dlen = dlen;
     return m;
 }
 
@@ -151,7 +170,8 @@ static void on_ref_done(const void *data, size_t len, void *extra)
     msg_unref(extra);
 }
 
-/* Formats an event: id, event name, then `data` as data: lines. */
+/* Formats an event: id, event name, then `data` as data: lines. `name` is
+ * a string constant. */
 static struct msg *msg_event(const char *id, const char *name, const char *data, size_t dlen)
 {
     while (dlen > 0 && (data[dlen - 1] == '\n' || data[dlen - 1] == '\r'))
@@ -174,8 +194,10 @@ static struct msg *msg_event(const char *id, const char *name, const char *data,
     }
     evbuffer_add(b, "\n", 1);
     size_t len = evbuffer_get_length(b);
-    struct msg *m = msg_new((const char *)evbuffer_pullup(b, -1), len);
+    struct msg *m = msg_new((const char *)evbuffer_pullup(b, -1), len, data, dlen);
     evbuffer_free(b);
+    m->name = name;
+    snprintf(m->id, sizeof(m->id), "%s", id);
     return m;
 }
 
@@ -210,6 +232,14 @@ static void sub_send(sse *h, struct sse_sub *s, struct msg *m)
 {
     if (s->doomed)
         return;
+    if (s->sink) {
+        if (m->name && !s->sink(s->arg, m->name, m->id, m->data, m->dlen)) {
+            log_info("sse: cut off a callback subscriber of %s: its output is full",
+                     s->f ? s->f->board : "?");
+            doom(h, s);
+        }
+        return;
+    }
     struct evbuffer *out = bufferevent_get_output(s->bev);
     /* The parts: chunk header (copied when queued), then the text (and
      * "\r\n" when chunked), queued by reference. */
@@ -303,13 +333,13 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
         s->doomed = false;
         struct feed *f = s->f;
         detach(s);
+        if (f) /* first: the owner may drop other subscribers of f */
+            feed_release(f);
         s->end(s->arg, false);
         if (s->catching)
             s->gone = true;
         else
             free(s);
-        if (f)
-            feed_release(f);
     }
 }
 
@@ -589,8 +619,9 @@ static void on_missed(void *arg, const store_reply *r)
     attach(h, s);
 }
 
-sse_sub *sse_subscribe(sse *h, const sse_params *p, struct bufferevent *bev, bool chunked,
-                       sse_end_fn *end, void *arg)
+/* Adds a subscriber with either output (bev or sink). */
+static sse_sub *subscribe(sse *h, const sse_params *p, struct bufferevent *bev, bool chunked,
+                          sse_sink_fn *sink, sse_end_fn *end, void *arg)
 {
     if (h->stopping)
         return NULL;
@@ -598,7 +629,8 @@ sse_sub *sse_subscribe(sse *h, const sse_params *p, struct bufferevent *bev, boo
     if (s == NULL)
         return NULL;
     struct feed *f = feed_get(h, p);
-    *s = (struct sse_sub){.f = f, .bev = bev, .end = end, .arg = arg, .chunked = chunked};
+    *s = (struct sse_sub){
+        .f = f, .bev = bev, .sink = sink, .end = end, .arg = arg, .chunked = chunked};
     s->next = f->subs;
     if (f->subs)
         f->subs->prev = s;
@@ -616,6 +648,18 @@ sse_sub *sse_subscribe(sse *h, const sse_params *p, struct bufferevent *bev, boo
     }
     attach(h, s);
     return s;
+}
+
+sse_sub *sse_subscribe(sse *h, const sse_params *p, struct bufferevent *bev, bool chunked,
+                       sse_end_fn *end, void *arg)
+{
+    return subscribe(h, p, bev, chunked, NULL, end, arg);
+}
+
+sse_sub *sse_subscribe_fn(sse *h, const sse_params *p, sse_sink_fn *sink, sse_end_fn *end,
+                          void *arg)
+{
+    return subscribe(h, p, NULL, false, sink, end, arg);
 }
 
 void sse_unsubscribe(sse_sub *s)
@@ -786,6 +830,8 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
     sse *h = arg;
     for (struct feed *f = h->feeds; f; f = f->next) {
         for (struct sse_sub *s = f->subs; s; s = s->next) {
+            if (s->sink)
+                continue; /* its owner's connection has its own liveness */
             if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0) {
                 log_info("sse: cut off a subscriber of %s that sent data after its request",
                          f->board);
@@ -803,7 +849,7 @@ sse *sse_new(app *a)
     if (h == NULL)
         return NULL;
     h->a = a;
-    h->hbmsg = msg_new(": hb\n\n", 6);
+    h->hbmsg = msg_new(": hb\n\n", 6, NULL, 0);
     h->tick = event_new(a->base, -1, EV_PERSIST, on_tick, h);
     h->hb = event_new(a->base, -1, EV_PERSIST, on_heartbeat, h);
     h->reaper = event_new(a->base, -1, 0, on_reap, h);
@@ -828,7 +874,7 @@ void sse_shutdown(sse *h)
     for (struct feed *f = h->feeds; f; f = f->next) {
         while (f->subs) {
             struct sse_sub *s = f->subs;
-            bool flushed = evbuffer_get_length(bufferevent_get_output(s->bev)) == 0;
+            bool flushed = s->sink || evbuffer_get_length(bufferevent_get_output(s->bev)) == 0;
             undoom(h, s);
             detach(s);
             s->end(s->arg, flushed);

@@ -25,6 +25,9 @@
  * HTTP connection): straight to the socket when nothing is queued, else
  * into its output buffer by reference to the one formatted event. A
  * subscriber whose unsent output passes sse_max_buffer is cut off.
+ * A callback subscriber (sse_subscribe_fn: msgpack-RPC `subscribe`) gets
+ * the same events through its sink, as name, id and raw JSON data, and no
+ * heartbeats; it is cut off when its sink says its output is full.
  */
 #ifndef PODIUM_SSE_H
 #define PODIUM_SSE_H
@@ -49,6 +52,14 @@ typedef struct sse_sub sse_sub;
  * call; the owner must not call sse_unsubscribe for it afterwards. */
 typedef void sse_end_fn(void *arg, bool clean);
 
+/* A callback subscriber's output: event `name` ("standings" or
+ * "period_closed") with `id` and its JSON data (len bytes, not
+ * NUL-terminated), all borrowed for the call. Returns false when the
+ * owner's output is full: the hub then cuts the subscriber off later, from
+ * an event of its own, through sse_end_fn (clean false). The sink must not
+ * call into the hub. */
+typedef bool sse_sink_fn(void *arg, const char *name, const char *id, const char *data, size_t len);
+
 /* What a stream asks for. */
 typedef struct sse_params {
     char org[EVENT_NAME_MAX + 1];
@@ -69,6 +80,12 @@ void sse_free(sse *h);
  * shutting down. */
 sse_sub *sse_subscribe(sse *h, const sse_params *p, struct bufferevent *bev, bool chunked,
                        sse_end_fn *end, void *arg);
+/* Adds a callback subscriber: sink gets each event, end tells of an end
+ * the hub decided (clean: the challenge left the rules or SIGTERM; not
+ * clean: the sink said its output is full). The standings may reach the
+ * sink before this returns. NULL when the hub is shutting down. */
+sse_sub *sse_subscribe_fn(sse *h, const sse_params *p, sse_sink_fn *sink, sse_end_fn *end,
+                          void *arg);
 /* The owner's connection is gone: forget the subscriber. */
 void sse_unsubscribe(sse_sub *s);
 /* SIGTERM: ends every stream (cleanly when its output is flushed, else

@@ -3,9 +3,12 @@
 The client is Python's msgpack module (Debian's python3-msgpack) over a
 plain socket: every method, auth, pipelining with answers out of order,
 malformed frames (answered, connection closed, Redis untouched), the
-connection limit, and the same results as the HTTP API for the same input.
+connection limit, the same results as the HTTP API for the same input, and
+subscriptions (live standings and closed periods as notifications).
 """
 
+import json
+import re
 import signal
 import socket
 import time
@@ -26,6 +29,8 @@ class Rpc:
         self.unpacker = msgpack.Unpacker(raw=False)
         self.next_id = 1
         self.early = {}
+        self.notes = []   # notifications [2, method, params] not yet taken
+        self.timeout = timeout
 
     def close(self):
         self.sock.close()
@@ -52,7 +57,10 @@ class Rpc:
             msg = self.recv()
             if msg is None:
                 raise ConnectionError("closed before answering %s" % method)
-            self.early[msg[1]] = msg
+            if msg[0] == 2:
+                self.notes.append(msg)
+            else:
+                self.early[msg[1]] = msg
         kind, _, error, result = self.early.pop(msgid)
         assert kind == 1
         return error, result
@@ -62,6 +70,30 @@ class Rpc:
         if error is not None:
             raise AssertionError("%s failed: %r" % (method, error))
         return result
+
+    def note(self, timeout=5.0):
+        """The next notification as (method, params), None if none comes
+        within timeout s."""
+        deadline = time.monotonic() + timeout
+        while not self.notes:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.sock.settimeout(left)
+            try:
+                msg = self.recv()
+            except socket.timeout:
+                return None
+            finally:
+                self.sock.settimeout(self.timeout)
+            if msg is None:
+                raise ConnectionError("closed while waiting for a notification")
+            if msg[0] == 2:
+                self.notes.append(msg)
+            else:
+                self.early[msg[1]] = msg
+        kind, method, params = self.notes.pop(0)
+        return method, params
 
     def closed(self, timeout=5.0):
         """True if the server closes the connection within timeout s."""
@@ -158,7 +190,7 @@ class TestMethods(RpcTestCase):
 
     def test_unknown_method_and_bad_params(self):
         c = self.connect()
-        err, _ = c.call_raw("subscribe", {"challenge": "weekly"})
+        err, _ = c.call_raw("publish", {"challenge": "weekly"})
         self.assertEqual((err["code"], err["status"]), ("unknown-method", 404))
         err, _ = c.call_raw("leaderboard", {"challenge": "weekly", "limit": 101})
         self.assertEqual(err["code"], "invalid-params")
@@ -239,6 +271,208 @@ class TestMethods(RpcTestCase):
         # minimal: standings carry no rank, as with Prefer: return=minimal
         m = c.call("post_events", {"events": [self.ev("bob", id="m1")], "minimal": True})
         self.assertEqual(m["results"][0]["points"], 10)
+
+
+class SubscribeCase(RpcTestCase):
+    podiumd_args = ("--rpc_listen", "127.0.0.1:0", "--sse_interval", "100ms")
+
+    def setUp(self):
+        super().setUp()
+        self.W = week_id()
+
+    def standings(self, c, sub, timeout=5.0):
+        note = c.note(timeout)
+        self.assertIsNotNone(note, "no standings notification")
+        method, params = note
+        self.assertEqual((method, params["subscription"]), ("standings", sub), params)
+        return params
+
+    def top(self, board):
+        return [(e["leader"], e["score"]) for e in board["entries"]]
+
+    def close_period(self, period, archive, at=None):
+        """Does what the closer does when it closes a period of weekly."""
+        self.r("HSET", self.key("periods", "weekly"), period, json.dumps(archive))
+        self.r("ZADD", self.key("closedp", "weekly"), at or int(time.time()), period)
+        self.r("PUBLISH", self.key("push"), "closed weekly %s" % period)
+
+
+class TestSubscribe(SubscribeCase):
+    def test_standings_at_once_then_on_change_until_unsubscribed(self):
+        self.event("alice", "stakeholder_interaction")                  # alice 15
+        c = self.connect()
+        sub = c.call("subscribe", {"challenge": "weekly", "limit": 1})["subscription"]
+        self.assertIsInstance(sub, int)
+        n = self.standings(c, sub)
+        # The JSON of GET .../leaderboard as msgpack, with the SSE event id.
+        self.assertEqual(n["data"], self.board("weekly", limit=1))
+        self.assertEqual(n["id"], "%s.%d.-" % (self.W, n["data"]["version"]))
+        self.assertEqual(self.top(n["data"]), [("alice", 15)])
+        c.call("post_events", self.ev("bob", type="reply"))              # bob 3: same top 1
+        self.assertIsNone(c.note(timeout=0.8))
+        self.event("bob", "stakeholder_interaction")                     # bob 18, over HTTP
+        self.assertEqual(self.top(self.standings(c, sub)["data"]), [("bob", 18)])
+        c.call("post_events", {"events": [self.ev("carol", type="stakeholder_interaction"),
+                                          self.ev("carol", type="reply", id="c2")]})  # carol 18
+        c.call("post_events", self.ev("carol", type="reply"))            # carol 21, over RPC
+        n = self.standings(c, sub)
+        while self.top(n["data"]) != [("carol", 21)]:   # carol 18 may have gone out first
+            n = self.standings(c, sub)
+        # A second subscription on the connection gets its own id and events.
+        sub2 = c.call("subscribe", [{"challenge": "weekly", "period": "current"}])["subscription"]
+        self.assertNotEqual(sub2, sub)
+        self.assertEqual(len(self.standings(c, sub2)["data"]["entries"]), 3)
+        self.assertEqual(c.call("unsubscribe", {"subscription": sub}), {"unsubscribed": True})
+        err, _ = c.call_raw("unsubscribe", {"subscription": sub})
+        self.assertEqual((err["code"], err["status"]), ("not-found", 404))
+        self.event("alice", "stakeholder_interaction")                   # alice 30: a new top
+        n = self.standings(c, sub2)
+        self.assertEqual(self.top(n["data"])[0], ("alice", 30))
+        self.assertIsNone(c.note(timeout=0.8), "a notification after unsubscribe")
+        c.call("unsubscribe", {"subscription": sub2})
+        self.event("bob", "stakeholder_interaction")
+        self.event("bob", "stakeholder_interaction")                     # bob 48
+        self.assertIsNone(c.note(timeout=0.8), "a notification after unsubscribe")
+        # A reader may subscribe (as it may open a stream); a leader token may not.
+        _, reader = self.make_token("reader")
+        _, leader = self.make_token("leader", "alice")
+        r = self.connect(reader)
+        self.standings(r, r.call("subscribe", {"challenge": "weekly"})["subscription"])
+        err, _ = self.connect(leader).call_raw("subscribe", {"challenge": "weekly"})
+        self.assertEqual((err["code"], err["status"]), ("forbidden", 403))
+
+    def test_period_closed_live_and_on_resume(self):
+        c = self.connect()
+        sub = c.call("subscribe", {"challenge": "weekly"})["subscription"]
+        first_id = self.standings(c, sub)["id"]
+        self.close_period("2026-W01", {"period": "2026-W01", "winners": ["alice"]})
+        method, n = c.note()
+        self.assertEqual((method, n["subscription"], n["id"]),
+                         ("period_closed", sub, "2026-W01.closed"))
+        self.assertEqual(n["data"], {"period": "2026-W01", "winners": ["alice"]})
+        last = self.standings(c, sub)["id"]   # the standings ids now carry the new mark
+        self.assertTrue(last.endswith(".2026-W01"), last)
+        c.close()
+        # Two periods close while the client is away; it resumes from its last id.
+        self.close_period("2026-W02", {"period": "2026-W02"}, at=int(time.time()) + 1)
+        self.close_period("2026-W03", {"period": "2026-W03"}, at=int(time.time()) + 2)
+        c = self.connect()
+        sub = c.call("subscribe", {"challenge": "weekly", "last_event_id": last})["subscription"]
+        got = [c.note() for _ in range(3)]
+        self.assertEqual([(m, p["id"]) for m, p in got[:2]],
+                         [("period_closed", "2026-W02.closed"),
+                          ("period_closed", "2026-W03.closed")])
+        self.assertEqual(got[1][1]["data"], {"period": "2026-W03"})
+        self.assertEqual(got[2][0], "standings")
+        self.assertTrue(got[2][1]["id"].endswith(".2026-W03"), got[2])
+        # From the first id (before any close): all three.
+        sub = c.call("subscribe", {"challenge": "weekly", "last_event_id": first_id})
+        got = [c.note() for _ in range(4)]
+        self.assertEqual([p["id"] for _, p in got[:3]],
+                         ["2026-W01.closed", "2026-W02.closed", "2026-W03.closed"])
+        self.assertEqual(got[3][0], "standings")
+        self.assertEqual({p["subscription"] for _, p in got}, {sub["subscription"]})
+
+    def test_bad_params_unknown_challenge_and_limits(self):
+        c = self.connect(token=None)
+        err, _ = c.call_raw("subscribe", {"challenge": "weekly"})
+        self.assertEqual((err["code"], err["status"]), ("unauthorized", 401))
+        self.assertIsNone(c.note(timeout=0.5))
+        c.call("auth", {"token": self.d.admin_token})
+        for params, pointer in [
+                ({}, "/challenge"),
+                ({"challenge": 5}, "/challenge"),
+                ({"challenge": "weekly", "limit": 0}, "/limit"),
+                ({"challenge": "weekly", "limit": 101}, "/limit"),
+                ({"challenge": "weekly", "period": "1999-W01x"}, "/period"),
+                ({"challenge": "weekly", "last_event_id": "yesterday"}, "/last_event_id"),
+                ({"challenge": "weekly", "last_event_id": 7}, "/last_event_id"),
+                ({"challenge": "weekly", "colour": "red"}, "")]:
+            err, _ = c.call_raw("subscribe", params)
+            self.assertEqual((err["code"], err["status"]), ("invalid-params", 400), params)
+            self.assertEqual(err["errors"][0]["pointer"], pointer, params)
+        err, _ = c.call_raw("subscribe", {"challenge": "nope"})
+        self.assertEqual((err["code"], err["status"]), ("not-found", 404))
+        for params in [{}, {"subscription": "x"}, {"subscription": 1, "more": 1}]:
+            err, _ = c.call_raw("unsubscribe", params)
+            self.assertEqual(err["code"], "invalid-params", params)
+        err, _ = c.call_raw("unsubscribe", {"subscription": 1})
+        self.assertEqual((err["code"], err["status"]), ("not-found", 404))
+        self.assertIsNone(c.note(timeout=0.5))
+        subs = [c.call("subscribe", {"challenge": "weekly", "limit": 1 + i % 3})["subscription"]
+                for i in range(16)]
+        self.assertEqual(len(set(subs)), 16)
+        err, _ = c.call_raw("subscribe", {"challenge": "weekly"})
+        self.assertEqual((err["code"], err["status"]), ("too-many-subscriptions", 409))
+        # Freeing one makes room; ids are not reused.
+        c.call("unsubscribe", {"subscription": subs[0]})
+        again = c.call("subscribe", {"challenge": "weekly"})["subscription"]
+        self.assertNotIn(again, subs)
+
+    def test_closing_the_connection_frees_its_subscriptions(self):
+        for _ in range(3):
+            c = self.connect()
+            for i in range(16):
+                c.call("subscribe", {"challenge": "weekly", "limit": 1 + i % 2})
+            c.close()
+        c = self.connect()
+        sub = c.call("subscribe", {"challenge": "weekly", "limit": 1})["subscription"]
+        self.standings(c, sub)
+        seen = len(self.d.log())
+        self.event("alice", "stakeholder_interaction")
+        self.assertEqual(self.top(self.standings(c, sub)["data"]), [("alice", 15)])
+        # The feed's fan-out (logged at debug) counts this one subscriber only.
+        line = wait_until(lambda: re.search(r"sse: standings of weekly:\S+ to \d+ of \d+ streams",
+                                            self.d.log()[seen:]), what="the fan-out log line")
+        self.assertTrue(line.group(0).endswith(" to 1 of 1 streams"), line.group(0))
+        # SIGTERM closes a subscribed connection and the daemon stops at once.
+        t0 = time.monotonic()
+        self.d.send_signal(signal.SIGTERM)
+        self.assertTrue(c.closed(timeout=3))
+        self.assertEqual(self.d.proc.wait(timeout=5), 0)
+        self.assertLess(time.monotonic() - t0, 2.0)
+
+
+class TestSlowSubscriber(SubscribeCase):
+    leaders = tuple("l%02d" % i for i in range(40))
+
+    def test_a_connection_that_never_reads_is_cut_off(self):
+        for lid in self.leaders:   # long profiles make big events
+            self.put_leader(lid, name=(lid + " ") * 24, avatar="https://example.com/" + "a" * 200)
+        stuck = socket.socket()
+        self.addCleanup(stuck.close)
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        stuck.connect(("127.0.0.1", self.rpc_port))
+        stuck.sendall(msgpack.packb([0, 0, "auth", {"token": self.d.admin_token}]) + b"".join(
+            msgpack.packb([0, i, "subscribe", {"challenge": "weekly", "limit": 100}])
+            for i in range(1, 17)))
+        good = self.connect()
+        sub = good.call("subscribe", {"challenge": "weekly", "limit": 100})["subscription"]
+        self.standings(good, sub)
+        got, i = 0, 0
+        deadline = time.monotonic() + 40
+        while not re.search(r"rpc: \S+ cut off: over", self.d.log()):
+            self.assertLess(time.monotonic(), deadline, "the stuck connection was never cut off")
+            self.event(self.leaders[i % 40], "stakeholder_interaction")
+            i += 1
+            while good.note(timeout=0.02):
+                got += 1
+        self.assertGreater(got, 3)
+        self.assertIn("sse: cut off a callback subscriber", self.d.log())
+        # The other connection keeps getting notifications.
+        self.event("l00", "stakeholder_interaction")
+        self.event("l00", "stakeholder_interaction")
+        while True:
+            n = self.standings(good, sub, timeout=3)
+            if n["data"]["entries"][0]["leader"] == "l00":
+                break
+        # The stuck one's connection is gone: reading what was buffered ends in EOF.
+        stuck.settimeout(5)
+        try:
+            while stuck.recv(65536):
+                pass
+        except ConnectionResetError:
+            pass
 
 
 class TestPipelining(RpcTestCase):
