@@ -10,8 +10,8 @@
  *
  * Where it connects: --url, else $PODIUM_URL, else http://127.0.0.1:7420.
  * With --rpc HOST:PORT (or $PODIUM_RPC), board, leader and challenges read
- * over the binary protocol instead (libpodium; ctl_rpc.c); everything else
- * is HTTP only, as the admin API is.
+ * over the binary protocol instead, and watch subscribes there (libpodium;
+ * ctl_rpc.c); everything else is HTTP only, as the admin API is.
  * The token: --token, else $PODIUM_TOKEN, else the file named by
  * --token-file or $PODIUM_TOKEN_FILE, else ./data/admin.token (what the
  * quick start writes) or /var/lib/podium/admin.token when readable.
@@ -52,7 +52,7 @@ static const char usage_text[] =
     "usage: podiumctl [--url URL] [--rpc HOST:PORT] [--token TOKEN | --token-file FILE] [--json]\n"
     "                 [--no-color]\n"
     "                 COMMAND [ARGS]\n"
-    "  (--rpc: board, leader and challenges read over the binary protocol)\n"
+    "  (--rpc: board, leader, challenges and watch go over the binary protocol)\n"
     "\n"
     "Rules:\n"
     "  rules check FILE                 validate a rules file offline (no daemon needed)\n"
@@ -472,13 +472,14 @@ struct watch {
 };
 
 /* Handles one SSE event (name, data). */
-static void watch_event(struct watch *w, const char *data)
+static void watch_event(struct watch *w, const char *name, json_t *j)
 {
-    json_t *j = json_loads(data, 0, NULL);
     if (g.json) {
-        printf("{\"event\":\"%s\",\"data\":%s}\n", w->event, data);
+        char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        printf("{\"event\":\"%s\",\"data\":%s}\n", name, text ? text : "null");
+        free(text);
         fflush(stdout);
-    } else if (strcmp(w->event, "standings") == 0 && j) {
+    } else if (strcmp(name, "standings") == 0 && j) {
         if (w->tty)
             fputs("\033[H\033[2J", stdout); /* clear the screen */
         time_t now = time(NULL);
@@ -488,14 +489,19 @@ static void watch_event(struct watch *w, const char *data)
         printf("%s(live: updated %s; Ctrl-C stops)%s\n", ctl_style_on(CTL_DIM), at,
                ctl_style_off());
         fflush(stdout);
-    } else if (strcmp(w->event, "period_closed") == 0 && j) {
+    } else if (strcmp(name, "period_closed") == 0 && j) {
         json_t *win = json_array_get(json_object_get(j, "winners"), 0);
         printf("%speriod %s closed%s: winner %s (%" JSON_INTEGER_FORMAT ")\n",
                ctl_style_on(CTL_YELLOW), str(j, "period"), ctl_style_off(),
                win ? str(win, "name") : "nobody", win ? num(win, "score") : 0);
         fflush(stdout);
     }
-    json_decref(j);
+}
+
+/* An RPC notification (ctl_rpc_watch). */
+static void watch_note(void *arg, const char *name, json_t *data)
+{
+    watch_event(arg, name, data);
 }
 
 /* ctl_stream callback: splits the SSE text into lines and events. */
@@ -521,7 +527,10 @@ static bool watch_piece(void *arg, const char *data, size_t len)
         if (*start == '\0') { /* end of an event */
             if (dlen) {
                 dbuf[dlen] = '\0';
-                watch_event(w, dbuf);
+                json_t *j = json_loads(dbuf, 0, NULL);
+                if (j)
+                    watch_event(w, w->event, j);
+                json_decref(j);
             }
             dlen = 0;
             snprintf(w->event, sizeof(w->event), "message");
@@ -560,6 +569,19 @@ static int cmd_watch(int argc, char **argv)
     snprintf(w.event, sizeof(w.event), "message");
     ctl_conn c = g.conn;
     c.timeout_s = 0;
+    while (g.rpc) { /* a subscription over the binary protocol */
+        json_t *p =
+            json_pack("{s:s, s:I}", "challenge", argv[0], "limit", (json_int_t)atoll(limit));
+        if (per)
+            json_object_set_new(p, "period", json_string(per));
+        char err[512];
+        long st = ctl_rpc_watch(g.rpc, g.conn.token, p, watch_note, &w, err, sizeof(err));
+        json_decref(p);
+        if (st >= 400)
+            die(exit_for(st), "%ld %s", st, err);
+        fprintf(stderr, "podiumctl: %s; reconnecting in 2 s\n", err);
+        sleep(2);
+    }
     for (;;) { /* reconnect after a drop, as EventSource does */
         ctl_resp r;
         long st = ctl_stream(&c, path, "Accept: text/event-stream", watch_piece, &w, &r);

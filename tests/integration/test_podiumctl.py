@@ -173,3 +173,18 @@ class PodiumctlRpcTest(RpcTestCase):
         self.assertIn("weekly", ctl("challenges"))
         ctl("board", "nope", status=3)
         ctl("board", "weekly", status=5, rpc="127.0.0.1:1")
+
+    def test_watch_over_a_subscription(self):
+        e = {"PATH": os.environ.get("PATH", ""), "PODIUM_TOKEN": self.d.admin_token,
+             "PODIUM_RPC": "127.0.0.1:%d" % self.rpc_port}
+        p = subprocess.Popen([PODIUMCTL, "--json", "watch", "weekly", "--limit", "3"],
+                             stdout=subprocess.PIPE, env=e)
+        self.addCleanup(lambda: (p.kill(), p.wait(5), p.stdout.close()))
+        first = json.loads(p.stdout.readline())
+        self.assertEqual((first["event"], first["data"]["entries"]), ("standings", []))
+        self.event("cfo", "post")
+        nxt = json.loads(p.stdout.readline())
+        self.assertEqual([x["leader"] for x in nxt["data"]["entries"]], ["cfo"])
+        bad = subprocess.run([PODIUMCTL, "watch", "nope"], capture_output=True, text=True,
+                             env=e, timeout=10)
+        self.assertEqual(bad.returncode, 3, bad.stderr)
