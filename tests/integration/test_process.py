@@ -75,9 +75,10 @@ class SignalTest(PodiumTestCase):
         at = times_today(1)[0]
         # Hold Redis writes so that the next POST stays in flight: long enough
         # for the request to reach podiumd even on a loaded machine (an ASan
-        # build beside other tests), since SIGTERM closes connections that
-        # have not sent a request yet.
-        self.r("CLIENT", "PAUSE", "3000", "WRITE")
+        # build beside other tests, or a headless Chromium), since SIGTERM
+        # closes connections that have not sent a request yet. A CI run saw
+        # the request still unread after 1 s, so: 2.5 s, within a 6 s pause.
+        self.r("CLIENT", "PAUSE", "6000", "WRITE")
         out = {}
 
         def post():
@@ -88,14 +89,14 @@ class SignalTest(PodiumTestCase):
 
         t = threading.Thread(target=post)
         t.start()
-        time.sleep(1.0)
+        time.sleep(2.5)
         self.assertTrue(t.is_alive(), "the request should still be waiting for Redis")
         self.d.send_signal(signal.SIGTERM)
         self.d.wait_log("shutdown: SIGTERM received")
         # No new connections while draining.
         with self.assertRaises(OSError):
             socket.create_connection(("127.0.0.1", self.d.port), timeout=1).close()
-        t.join(timeout=8)
+        t.join(timeout=9)
         self.assertFalse(t.is_alive())
         self.assertNotIn("e", out)
         self.assertEqual(out["r"].status, 200, out["r"])
