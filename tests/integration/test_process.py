@@ -14,7 +14,7 @@ import threading
 import time
 import unittest
 
-from harness import (DEFAULT_RULES, PODIUMD, PodiumTestCase, Podiumd, Resp, pid_alive,
+from harness import (DEFAULT_RULES, PODIUMD, PodiumTestCase, Podiumd, Resp, pid_alive, rfc3339,
                      store_rules, times_today, wait_until, week_id)
 
 
@@ -83,7 +83,9 @@ class SignalTest(PodiumTestCase):
 
         def post():
             try:
-                out["r"] = self.post("amy", "stakeholder_interaction", at=at, id="inflight-1")
+                out["r"] = self.d.request("POST", "/v1/events", timeout=15, json_body={
+                    "leader": "amy", "type": "stakeholder_interaction", "at": rfc3339(at),
+                    "id": "inflight-1"})
             except Exception as e:  # noqa: BLE001 - checked below
                 out["e"] = e
 
