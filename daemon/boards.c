@@ -356,6 +356,30 @@ void boards_get(boards *bc, const char *org, const rules_challenge *ch, const pe
         on_page(f, NULL);
 }
 
+bool boards_resolve_period(const rules_challenge *ch, const char *id, int64_t now, period *per,
+                           period *prev, bool *has_prev, char *why, size_t whylen)
+{
+    static const period all = {PERIOD_ALL_START, PERIOD_ALL_END, "all"};
+    *has_prev = false;
+    if (strcmp(id, "all") == 0 || ch->period.kind == PERIOD_ALL) {
+        if (strcmp(id, "all") != 0 && strcmp(id, "current") != 0) {
+            snprintf(why, whylen, "this challenge has only an all-time board: use all or current");
+            return false;
+        }
+        *per = all;
+        return true;
+    }
+    if (!period_resolve(&ch->period, id, now, per)) {
+        snprintf(why, whylen,
+                 "'%.32s' is not a period of this challenge: use current, previous, all or a "
+                 "period id such as those the list of challenges gives",
+                 id);
+        return false;
+    }
+    *has_prev = period_previous(&ch->period, per, prev);
+    return true;
+}
+
 /* The period kind's name in the rules language. */
 static const char *kind_name(period_kind k)
 {

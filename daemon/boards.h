@@ -66,4 +66,13 @@ void boards_get(boards *bc, const char *org, const rules_challenge *ch, const pe
  * r with its current period at `now` (Unix s) and its next reset. */
 void boards_challenges_json(struct evbuffer *b, const rules *r, int64_t now);
 
+/* Resolves the period a board read asks for (id: "current", "previous",
+ * "all" or a period id of ch) at `now` into per, and the period before it
+ * into prev (*has_prev false when there is none). False with a message for
+ * the person who asked in why (whylen bytes) when the id names no board of
+ * ch. Shared by every front end's board reads. */
+bool boards_resolve_period(const rules_challenge *ch, const char *id, int64_t now, period *per,
+                           period *prev, bool *has_prev, char *why, size_t whylen)
+    __attribute__((warn_unused_result));
+
 #endif

@@ -24,8 +24,6 @@
 #include "store.h"
 #include "util.h"
 
-static const period all_period = {PERIOD_ALL_START, PERIOD_ALL_END, "all"};
-
 void http_challenges_list(http_req *q)
 {
     const rules *r = ingest_rules(q->a->in);
@@ -80,30 +78,14 @@ static bool resolve_period(http_req *q, const rules_challenge *ch, period *per, 
     char id[32] = "current";
     if (http_query(q, "period", id, sizeof(id)) == NULL)
         snprintf(id, sizeof(id), "current");
-    *has_prev = false;
-    if (strcmp(id, "all") == 0 || ch->period.kind == PERIOD_ALL) {
-        if (strcmp(id, "all") != 0 && strcmp(id, "current") != 0) {
-            http_problem(q, 400, "invalid-query",
-                         "This challenge has only an all-time board: use period=all or current.",
-                         NULL);
-            return false;
-        }
-        *per = all_period;
+    char why[256];
+    if (boards_resolve_period(ch, id, util_now_ms() / 1000, per, prev, has_prev, why, sizeof(why)))
         return true;
-    }
-    int64_t now = util_now_ms() / 1000;
-    if (!period_resolve(&ch->period, id, now, per)) {
-        errlist errs = {0};
-        errlist_add(&errs, "/period",
-                    "'%s' is not a period of this challenge: use current, "
-                    "previous, all or a period id such as those in GET /v1/challenges",
-                    id);
-        http_problem(q, 400, "invalid-query", "The period is not valid.", &errs);
-        errlist_clear(&errs);
-        return false;
-    }
-    *has_prev = period_previous(&ch->period, per, prev);
-    return true;
+    errlist errs = {0};
+    errlist_add(&errs, "/period", "%s", why);
+    http_problem(q, 400, "invalid-query", "The period is not valid.", &errs);
+    errlist_clear(&errs);
+    return false;
 }
 
 /* Answers a request with a cached page (200, or 304 when the ETag matches). */

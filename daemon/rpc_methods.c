@@ -26,8 +26,6 @@
 #include "sse.h"
 #include "util.h"
 
-static const period all_period = {PERIOD_ALL_START, PERIOD_ALL_END, "all"};
-
 /* Answers the standard "Redis cannot be reached" error. */
 static void unavailable(rpc_call *call)
 {
@@ -291,27 +289,12 @@ static bool board_of(rpc_call *call, const msgpack_object *params, const rules_c
         return false;
     }
     const rules_challenge *ch = *chp = &r->challenges[c];
-    *has_prev = false;
-    if (strcmp(id, "all") == 0 || ch->period.kind == PERIOD_ALL) {
-        if (strcmp(id, "all") != 0 && strcmp(id, "current") != 0) {
-            errlist_add(&errs, "/period",
-                        "this challenge has only an all-time board: use all or current");
-            invalid(call, &errs);
-            return false;
-        }
-        *per = all_period;
+    char why[256];
+    if (boards_resolve_period(ch, id, util_now_ms() / 1000, per, prev, has_prev, why, sizeof(why)))
         return true;
-    }
-    if (!period_resolve(&ch->period, id, util_now_ms() / 1000, per)) {
-        errlist_add(&errs, "/period",
-                    "'%s' is not a period of this challenge: use current, previous, all or a "
-                    "period id such as those the method challenges lists",
-                    id);
-        invalid(call, &errs);
-        return false;
-    }
-    *has_prev = period_previous(&ch->period, per, prev);
-    return true;
+    errlist_add(&errs, "/period", "%s", why);
+    invalid(call, &errs);
+    return false;
 }
 
 /* leaderboard: GET /v1/challenges/{challenge}/leaderboard. */
