@@ -44,29 +44,10 @@
 
 static const period all_period = {PERIOD_ALL_START, PERIOD_ALL_END, "all"};
 
-/* The string member `name` of obj, or NULL (with a problem in errs when it
- * is required, or present and not a string without NUL). */
-static const char *string_member(json_t *obj, const char *name, bool required, errlist *errs)
-{
-    char ptr[32];
-    snprintf(ptr, sizeof(ptr), "/%s", name);
-    json_t *v = json_object_get(obj, name);
-    if (v == NULL || json_is_null(v)) {
-        if (required)
-            errlist_add(errs, ptr, "is required");
-        return NULL;
-    }
-    if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
-        errlist_add(errs, ptr, "must be a string");
-        return NULL;
-    }
-    return json_string_value(v);
-}
-
 /* The required id member `name` ("leader", "challenge") of obj, or NULL. */
 static const char *id_member(json_t *obj, const char *name, errlist *errs)
 {
-    const char *s = string_member(obj, name, true, errs);
+    const char *s = http_string_member(obj, name, true, 0, errs);
     if (s && !util_valid_id(s)) {
         char ptr[32];
         snprintf(ptr, sizeof(ptr), "/%s", name);
@@ -97,7 +78,7 @@ static bool points_member(json_t *obj, int64_t *out, errlist *errs)
 /* The reason member: 1 to ADJUST_REASON_MAX characters, not all blank. */
 static const char *reason_member(json_t *obj, errlist *errs)
 {
-    const char *s = string_member(obj, "reason", true, errs);
+    const char *s = http_string_member(obj, "reason", true, 0, errs);
     if (s == NULL)
         return NULL;
     size_t chars = 0;
@@ -284,7 +265,7 @@ void http_adjust_post(http_req *q)
     int64_t points = 0;
     bool have_points = points_member(j, &points, &errs);
     const char *reason = reason_member(j, &errs);
-    const char *perid = string_member(j, "period", false, &errs);
+    const char *perid = http_string_member(j, "period", false, 0, &errs);
     const rules_challenge *ch = NULL;
     if (chid) {
         int c = rules_challenge_index(r, chid);

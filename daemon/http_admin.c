@@ -61,30 +61,6 @@ static bool check_id(http_req *q, const char *what)
     return false;
 }
 
-/* Checks an optional string member with a length bound; returns it or NULL. */
-static const char *string_member(json_t *obj, const char *name, bool required, size_t max,
-                                 errlist *errs)
-{
-    char ptr[64];
-    snprintf(ptr, sizeof(ptr), "/%s", name);
-    json_t *v = json_object_get(obj, name);
-    if (v == NULL || json_is_null(v)) {
-        if (required)
-            errlist_add(errs, ptr, "is required");
-        return NULL;
-    }
-    if (!json_is_string(v)) {
-        errlist_add(errs, ptr, "must be a string");
-        return NULL;
-    }
-    size_t n = json_string_length(v);
-    if (n == 0 || n > max || strlen(json_string_value(v)) != n) {
-        errlist_add(errs, ptr, "must be 1 to %zu characters", max);
-        return NULL;
-    }
-    return json_string_value(v);
-}
-
 /* Answers 422 with errs if there are any; true if the input was fine. */
 static bool input_ok(http_req *q, errlist *errs)
 {
@@ -223,9 +199,9 @@ void http_admin_leader_put(http_req *q)
         return;
     errlist errs = {0};
     http_only_members(j, allowed, &errs);
-    const char *name = string_member(j, "name", true, NAME_MAX_CHARS, &errs);
-    const char *team = string_member(j, "team", false, 64, &errs);
-    const char *avatar = string_member(j, "avatar", false, AVATAR_MAX, &errs);
+    const char *name = http_string_member(j, "name", true, NAME_MAX_CHARS, &errs);
+    const char *team = http_string_member(j, "team", false, 64, &errs);
+    const char *avatar = http_string_member(j, "avatar", false, AVATAR_MAX, &errs);
     json_t *hidden = json_object_get(j, "hidden");
     if (team && !util_valid_id(team))
         errlist_add(&errs, "/team", "is not a valid team id");
@@ -336,7 +312,7 @@ void http_admin_team_put(http_req *q)
         return;
     errlist errs = {0};
     http_only_members(j, allowed, &errs);
-    const char *name = string_member(j, "name", true, NAME_MAX_CHARS, &errs);
+    const char *name = http_string_member(j, "name", true, NAME_MAX_CHARS, &errs);
     if (!input_ok(q, &errs)) {
         json_decref(j);
         return;
@@ -448,8 +424,8 @@ void http_admin_token_post(http_req *q)
         return;
     errlist errs = {0};
     http_only_members(j, allowed, &errs);
-    const char *role = string_member(j, "role", true, 16, &errs);
-    const char *leader = string_member(j, "leader", false, 64, &errs);
+    const char *role = http_string_member(j, "role", true, 16, &errs);
+    const char *leader = http_string_member(j, "leader", false, 64, &errs);
     auth_role rl = role ? auth_role_parse(role) : ROLE_NONE;
     if (role && rl == ROLE_NONE)
         errlist_add(&errs, "/role", "must be one of leader, reader, ingest, admin");

@@ -292,6 +292,29 @@ json_t *http_body_object(http_req *q)
     return j;
 }
 
+const char *http_string_member(json_t *obj, const char *name, bool required, size_t max,
+                               errlist *errs)
+{
+    char ptr[64];
+    snprintf(ptr, sizeof(ptr), "/%s", name);
+    json_t *v = json_object_get(obj, name);
+    if (v == NULL || json_is_null(v)) {
+        if (required)
+            errlist_add(errs, ptr, "is required");
+        return NULL;
+    }
+    if (!json_is_string(v) || (max == 0 && strlen(json_string_value(v)) != json_string_length(v))) {
+        errlist_add(errs, ptr, "must be a string");
+        return NULL;
+    }
+    size_t n = json_string_length(v);
+    if (max > 0 && (n == 0 || n > max || strlen(json_string_value(v)) != n)) {
+        errlist_add(errs, ptr, "must be 1 to %zu characters", max);
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
 void http_only_members(json_t *obj, const char *const *allowed, errlist *errs)
 {
     const char *k;

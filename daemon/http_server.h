@@ -73,6 +73,11 @@ struct json_t *http_body_object(http_req *q);
 /* Adds an "unknown member" error, by JSON Pointer, for each member of obj
  * not in `allowed` (NULL-terminated). */
 void http_only_members(struct json_t *obj, const char *const *allowed, errlist *errs);
+/* The string member `name` of obj, or NULL with a problem in errs (by JSON
+ * Pointer) when it is required and missing (or null), not a string, holds a
+ * NUL, or (max > 0) is not 1 to max characters long. */
+const char *http_string_member(struct json_t *obj, const char *name, bool required, size_t max,
+                               errlist *errs);
 void http_json_str(struct evbuffer *b, const char *s);
 /* Value of query parameter `name` (decoded into buf), or NULL if absent. */
 const char *http_query(const http_req *q, const char *name, char *buf, size_t buflen);

@@ -588,6 +588,20 @@ static struct feed *feed_get(sse *h, const sse_params *p)
     return f;
 }
 
+/* The period_closed event of entry i (id, archive) of a close.lua "after"
+ * reply, with the period's id in *id; NULL when the entry is unusable. */
+static struct msg *closed_event(const store_reply *r, size_t i, const char **id)
+{
+    size_t len;
+    const char *json = store_reply_str(store_reply_at(r, i + 1), &len);
+    *id = store_reply_str(store_reply_at(r, i), NULL);
+    if (*id == NULL || json == NULL || strlen(*id) >= PERIOD_ID_MAX)
+        return NULL;
+    char eid[SSE_ID_MAX];
+    snprintf(eid, sizeof(eid), "%s.closed", *id);
+    return msg_event(eid, "period_closed", json, len);
+}
+
 /* A catching-up subscriber's close.lua "after" reply: send what it missed, then
  * the feed's events. */
 static void on_missed(void *arg, const store_reply *r)
@@ -603,14 +617,10 @@ static void on_missed(void *arg, const store_reply *r)
     h = f->h;
     if (r && !store_reply_is_error(r)) {
         for (size_t i = 1; i + 1 < store_reply_len(r); i += 2) {
-            size_t len;
-            const char *id = store_reply_str(store_reply_at(r, i), NULL);
-            const char *json = store_reply_str(store_reply_at(r, i + 1), &len);
-            if (id == NULL || json == NULL || strlen(id) >= PERIOD_ID_MAX)
+            const char *id;
+            struct msg *m = closed_event(r, i, &id);
+            if (m == NULL)
                 continue;
-            char eid[SSE_ID_MAX];
-            snprintf(eid, sizeof(eid), "%s.closed", id);
-            struct msg *m = msg_event(eid, "period_closed", json, len);
             sub_send(h, s, m);
             msg_unref(m);
             snprintf(s->mark, sizeof(s->mark), "%s", id);
@@ -687,14 +697,10 @@ static void on_feed_closed(void *arg, const store_reply *r)
     f->closing = false;
     if (r && !store_reply_is_error(r)) {
         for (size_t i = 1; i + 1 < store_reply_len(r); i += 2) {
-            size_t len;
-            const char *id = store_reply_str(store_reply_at(r, i), NULL);
-            const char *json = store_reply_str(store_reply_at(r, i + 1), &len);
-            if (id == NULL || json == NULL || strlen(id) >= PERIOD_ID_MAX)
+            const char *id;
+            struct msg *m = closed_event(r, i, &id);
+            if (m == NULL)
                 continue;
-            char eid[SSE_ID_MAX];
-            snprintf(eid, sizeof(eid), "%s.closed", id);
-            struct msg *m = msg_event(eid, "period_closed", json, len);
             for (struct sse_sub *s = f->subs; s; s = s->next) {
                 if (!s->attached || strcmp(s->mark, id) == 0)
                     continue;
