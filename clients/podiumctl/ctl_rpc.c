@@ -10,93 +10,31 @@
 #include <string.h>
 
 #include "podium.h"
+#include "rpc_json.h"
 
-/* Packs a JSON value as msgpack. */
-static void pack_json(msgpack_packer *pk, const json_t *v)
-{
-    const char *k;
-    json_t *x;
-    size_t i;
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        msgpack_pack_map(pk, json_object_size(v));
-        json_object_foreach((json_t *)v, k, x)
-        {
-            msgpack_pack_str(pk, strlen(k));
-            msgpack_pack_str_body(pk, k, strlen(k));
-            pack_json(pk, x);
-        }
-        break;
-    case JSON_ARRAY:
-        msgpack_pack_array(pk, json_array_size(v));
-        json_array_foreach(v, i, x) pack_json(pk, x);
-        break;
-    case JSON_STRING:
-        msgpack_pack_str(pk, json_string_length(v));
-        msgpack_pack_str_body(pk, json_string_value(v), json_string_length(v));
-        break;
-    case JSON_INTEGER:
-        msgpack_pack_int64(pk, json_integer_value(v));
-        break;
-    case JSON_REAL:
-        msgpack_pack_double(pk, json_real_value(v));
-        break;
-    case JSON_TRUE:
-        msgpack_pack_true(pk);
-        break;
-    case JSON_FALSE:
-        msgpack_pack_false(pk);
-        break;
-    default:
-        msgpack_pack_nil(pk);
-    }
-}
-
-/* The params packer of podium_call. */
+/* The params packer of podium_call: a JSON object (NULL: an empty map),
+ * packed by the daemon's own converter and written through the packer. */
 static void pack_params(msgpack_packer *pk, void *arg)
 {
-    if (arg)
-        pack_json(pk, arg);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    char *text = arg ? json_dumps(arg, JSON_COMPACT) : NULL;
+    if (text && rpc_json_pack_text(&sb, text, strlen(text)) == 0)
+        pk->callback(pk->data, sb.data, sb.size);
     else
         msgpack_pack_map(pk, 0);
+    free(text);
+    msgpack_sbuffer_destroy(&sb);
 }
 
-/* A msgpack object as a JSON value (caller owns). */
+/* A msgpack object as a JSON value (caller owns); null when it has no JSON
+ * form (podiumd sends none such). */
 static json_t *to_json(const msgpack_object *o)
 {
-    switch (o->type) {
-    case MSGPACK_OBJECT_MAP: {
-        json_t *m = json_object();
-        for (uint32_t i = 0; i < o->via.map.size; i++) {
-            const msgpack_object_kv *kv = &o->via.map.ptr[i];
-            if (kv->key.type != MSGPACK_OBJECT_STR)
-                continue;
-            char *k = strndup(kv->key.via.str.ptr, kv->key.via.str.size);
-            json_object_set_new(m, k ? k : "", to_json(&kv->val));
-            free(k);
-        }
-        return m;
-    }
-    case MSGPACK_OBJECT_ARRAY: {
-        json_t *a = json_array();
-        for (uint32_t i = 0; i < o->via.array.size; i++)
-            json_array_append_new(a, to_json(&o->via.array.ptr[i]));
-        return a;
-    }
-    case MSGPACK_OBJECT_STR:
-        return json_stringn(o->via.str.ptr, o->via.str.size);
-    case MSGPACK_OBJECT_POSITIVE_INTEGER:
-        return json_integer((json_int_t)o->via.u64);
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-        return json_integer((json_int_t)o->via.i64);
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64:
-        return json_real(o->via.f64);
-    case MSGPACK_OBJECT_BOOLEAN:
-        return json_boolean(o->via.boolean);
-    default:
-        return json_null();
-    }
+    errlist errs = {0};
+    json_t *j = rpc_json_from(o, "", &errs);
+    errlist_clear(&errs);
+    return j ? j : json_null();
 }
 
 /* Splits "host:port" or "[v6]:port" into host (in buf) and port; false when
