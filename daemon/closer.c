@@ -159,6 +159,21 @@ static const char *ordinal(int64_t n, char buf[32])
     return buf;
 }
 
+/* "a" or "an" before a word: by its first sound, for the usual exceptions
+ * to its first letter ("a one-on-one", "a user", "an hour"). */
+static const char *article(const char *w)
+{
+    static const char *const a_before[] = {"one", "once", "uni", "use", "usu", "eu", "ewe"};
+    static const char *const an_before[] = {"hour", "honest", "honour", "honor", "heir"};
+    for (size_t i = 0; i < sizeof(a_before) / sizeof(a_before[0]); i++)
+        if (strncmp(w, a_before[i], strlen(a_before[i])) == 0)
+            return "a";
+    for (size_t i = 0; i < sizeof(an_before) / sizeof(an_before[0]); i++)
+        if (strncmp(w, an_before[i], strlen(an_before[i])) == 0)
+            return "an";
+    return strchr("aeiou", w[0]) && w[0] ? "an" : "a";
+}
+
 void closer_digest_text(char *out, size_t len, bool final, const char *challenge_name, int64_t rank,
                         bool tied, int64_t score, int64_t above_rank, int64_t above_score,
                         bool count, const char *activity, int64_t points)
@@ -189,9 +204,8 @@ void closer_digest_text(char *out, size_t len, bool final, const char *challenge
     for (char *p = words; *p; p++)
         if (*p == '_' || *p == '-')
             *p = ' ';
-    bool vowel = strchr("aeiou", words[0]) != NULL;
     snprintf(out + n, len - n, "%s%s %s is worth %" PRId64 " %s.", final ? ". Next time, " : "; ",
-             vowel ? "an" : "a", words, points, points == 1 ? "point" : "points");
+             article(words), words, points, points == 1 ? "point" : "points");
 }
 
 /* The activity of ch that scores most at its best multipliers, into j. */
