@@ -46,7 +46,7 @@
 #define CLOSER_TICK_MS   1000
 #define CLOSER_SETTLE_S  1     /* longer than another daemon's read cache keeps a page */
 #define CLOSER_LEASE_MS  30000 /* a job whose owner went quiet this long is taken over */
-#define CLOSER_SWEEP_MAX 100   /* expired keys unlinked per second */
+#define CLOSER_SWEEP_MAX 100   /* expired keys unlinked per sweep (one a second while more wait) */
 #define NAME_MAX_BYTES   512
 
 typedef struct job job;
@@ -63,6 +63,7 @@ struct closer {
     char org[EVENT_NAME_MAX + 1];
     char owner[96]; /* this daemon, in job hashes */
     int64_t retention;
+    int64_t next_sweep; /* Unix s of the next retention sweep */
     struct event *tick, *kick;
     bool stopping;
     int checks; /* HMGETs of closed periods in flight */
@@ -843,10 +844,12 @@ static void look(closer *c, const rules *r, int64_t now)
         check_mid(c, &r->challenges[i], now);
 }
 
-/* Reply of a sweep: nothing to do but note failures. */
+/* Reply of a sweep: a full one means more wait, so sweep again next second. */
 static void on_sweep(void *arg, const store_reply *r)
 {
-    (void)arg;
+    closer *c = arg;
+    if (store_reply_int(r) >= CLOSER_SWEEP_MAX)
+        c->next_sweep = 0;
     if (r != NULL && store_reply_is_error(r))
         log_warn("retention sweep: %s", store_reply_str(r, NULL));
 }
@@ -863,7 +866,7 @@ static void sweep(closer *c, int64_t now)
     (void)close_call(c, 1, 5, argv, NULL, on_sweep, c);
 }
 
-/* Once a second: sweep, then look for periods to close. */
+/* Once a second: sweep when due, then look for periods to close. */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -873,7 +876,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     if (c->stopping || r == NULL || !store_ready(c->a->st))
         return;
     int64_t now = util_now_ms() / 1000;
-    sweep(c, now);
+    if (c->retention > 0 && now >= c->next_sweep) {
+        /* as often as retention needs, at most once a second, at least once a minute */
+        int64_t every = c->retention / 2;
+        c->next_sweep = now + (every < 1 ? 1 : every > 60 ? 60 : every);
+        sweep(c, now);
+    }
     if (c->job != NULL || c->checks > 0)
         return;
     look(c, r, now);

@@ -29,7 +29,8 @@
  * that moment (or when a daemon is back, while the period runs): the same
  * walk, with current ranks and no badges, as job:digest and digested:{ch}.
  *
- * Every second the closer also sweeps what has outlived `retention`:
+ * Once a minute (more often for a retention under two minutes) the closer
+ * also sweeps what has outlived `retention`:
  * boards go with UNLINK, which frees them in Redis's background thread.
  */
 #ifndef PODIUM_CLOSER_H
