@@ -17,10 +17,13 @@ struct ingest;
 struct auth;
 struct boards;
 struct http_server;
+struct rpc_server;
 struct rulesync;
 struct webhook;
 struct sse;
-struct push;
+struct orgs;
+struct due;
+struct closer;
 
 typedef struct app {
     struct event_base *base;
@@ -30,12 +33,12 @@ typedef struct app {
     struct auth *au;
     struct boards *bc;
     struct http_server *http;
-    struct rulesync *rs;     /* the rules' life cycle (rulesync.c) */
-    struct webhook *wh;      /* the webhook outbox and delivery engine (webhook.c) */
-    struct sse *sse;         /* the SSE subscriber hub (sse.c) */
-    struct push *push;       /* the org's push channel (push.c) */
-    int64_t rules_loaded_ms; /* when the rules in force were installed, 0 = none */
-    int64_t rules_version;   /* their version in Redis; 0 = none (or not stored yet) */
+    struct rpc_server *rpc; /* NULL when rpc_listen is empty */
+    struct orgs *orgs;      /* the orgs served: rules, state, push channels (orgs.c) */
+    struct due *due;        /* background work due across orgs (due.c) */
+    struct closer *closer;  /* period closes, digests, retention (closer.c) */
+    struct webhook *wh;     /* the webhook outbox and delivery engine (webhook.c) */
+    struct sse *sse;        /* the SSE subscriber hub (sse.c) */
     bool stopping;
 } app;
 

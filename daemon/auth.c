@@ -35,6 +35,7 @@ struct entry {
 struct auth {
     store *st;
     char bootstrap[65]; /* SHA-256 hex of the bootstrap token, "" = none */
+    char operator_[65]; /* SHA-256 hex of the operator token, "" = none */
     struct entry cache[CACHE_SLOTS];
 };
 
@@ -42,6 +43,7 @@ struct auth {
 struct lookup {
     auth *a;
     char sha[65];
+    char org[EVENT_NAME_MAX + 1];
     auth_cb *cb;
     void *arg;
 };
@@ -69,6 +71,11 @@ void auth_set_bootstrap(auth *a, const char *token)
     auth_hash(token, a->bootstrap);
 }
 
+void auth_set_operator(auth *a, const char *token)
+{
+    auth_hash(token, a->operator_);
+}
+
 /* The cache slot for a hash (its first hex digits pick it). */
 static struct entry *slot(auth *a, const char *sha)
 {
@@ -86,7 +93,7 @@ void auth_forget(auth *a, const char *sha)
 
 const char *auth_role_name(auth_role r)
 {
-    static const char *names[] = {"none", "leader", "reader", "ingest", "admin"};
+    static const char *names[] = {"none", "leader", "reader", "ingest", "admin", "operator"};
     return names[r];
 }
 
@@ -114,11 +121,13 @@ static void on_lookup(void *arg, const store_reply *r)
     size_t len;
     const char *s = store_reply_str(r, &len);
     char id[16] = "", role[16] = "", leader[EVENT_NAME_MAX + 1] = "";
-    if (s && len < 200 && sscanf(s, "%15s %15s %64s", id, role, leader) >= 2 &&
+    long long incarnation = 0;
+    if (s && len < 200 && sscanf(s, "%15s %15s %64s %lld", id, role, leader, &incarnation) >= 2 &&
         auth_role_parse(role) != ROLE_NONE) {
         e->known = true;
+        e->who.incarnation = incarnation;
         e->who.role = auth_role_parse(role);
-        snprintf(e->who.org, sizeof(e->who.org), "default");
+        snprintf(e->who.org, sizeof(e->who.org), "%s", l->org);
         snprintf(e->who.id, sizeof(e->who.id), "%s", id);
         if (strcmp(leader, "-") != 0)
             snprintf(e->who.leader, sizeof(e->who.leader), "%s", leader);
@@ -127,10 +136,34 @@ static void on_lookup(void *arg, const store_reply *r)
     free(l);
 }
 
+bool auth_token_org(const char *token, char *org, size_t orglen)
+{
+    size_t n = token ? strlen(token) : 0;
+    if (n < AUTH_TOKEN_LEN || n > AUTH_TOKEN_MAX || strncmp(token, "pdm_", 4) != 0)
+        return false;
+    for (const char *p = token + n - AUTH_SECRET_LEN; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_'))
+            return false;
+    if (n == AUTH_TOKEN_LEN) {
+        snprintf(org, orglen, "default");
+        return true;
+    }
+    /* "pdm_{org}_{secret}" */
+    size_t olen = n - AUTH_TOKEN_LEN - 1;
+    if (token[4 + olen] != '_' || olen + 1 > orglen)
+        return false;
+    memcpy(org, token + 4, olen);
+    org[olen] = '\0';
+    return util_valid_id(org) && strcmp(org, "default") != 0;
+}
+
 void auth_check(auth *a, const char *token, auth_cb *cb, void *arg)
 {
-    static const auth_identity boot = {ROLE_ADMIN, "default", "", "bootstrap"};
-    if (token == NULL || strlen(token) != AUTH_TOKEN_LEN || strncmp(token, "pdm_", 4) != 0) {
+    static const auth_identity boot = {ROLE_ADMIN, "default", "", "bootstrap", 0};
+    static const auth_identity op = {ROLE_OPERATOR, "", "", "operator", 0};
+    char org[EVENT_NAME_MAX + 1];
+    if (!auth_token_org(token, org, sizeof(org))) {
         cb(arg, NULL, false);
         return;
     }
@@ -138,6 +171,10 @@ void auth_check(auth *a, const char *token, auth_cb *cb, void *arg)
     auth_hash(token, sha);
     if (a->bootstrap[0] && strcmp(sha, a->bootstrap) == 0) {
         cb(arg, &boot, false);
+        return;
+    }
+    if (a->operator_[0] && strcmp(sha, a->operator_) == 0) {
+        cb(arg, &op, false);
         return;
     }
     struct entry *e = slot(a, sha);
@@ -150,8 +187,9 @@ void auth_check(auth *a, const char *token, auth_cb *cb, void *arg)
         abort();
     *l = (struct lookup){.a = a, .cb = cb, .arg = arg};
     memcpy(l->sha, sha, sizeof(sha));
+    memcpy(l->org, org, sizeof(org));
     char key[KEYS_MAX];
-    keys_org(key, "default", "tokens");
+    keys_org(key, org, "tokens");
     const char *argv[] = {"HGET", key, sha};
     size_t lens[] = {4, strlen(key), 64};
     if (store_command(a->st, on_lookup, l, 3, argv, lens) < 0) {
@@ -160,18 +198,20 @@ void auth_check(auth *a, const char *token, auth_cb *cb, void *arg)
     }
 }
 
-int auth_mint(char *out, char *id)
+int auth_mint(const char *org, char *out, char *id)
 {
     unsigned char rnd[32], rid[6];
     if (RAND_bytes(rnd, sizeof(rnd)) != 1 || RAND_bytes(rid, sizeof(rid)) != 1)
         return -1;
     unsigned char b64[48];
     EVP_EncodeBlock(b64, rnd, sizeof(rnd)); /* 44 chars with one '=' */
-    for (int i = 0; i < 43; i++)
+    for (int i = 0; i < AUTH_SECRET_LEN; i++)
         b64[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
-    b64[43] = '\0';
-    memcpy(out, "pdm_", 4);
-    memcpy(out + 4, b64, 44); /* 43 characters and the NUL */
+    b64[AUTH_SECRET_LEN] = '\0';
+    if (org == NULL || strcmp(org, "default") == 0)
+        snprintf(out, AUTH_TOKEN_MAX + 1, "pdm_%s", b64);
+    else
+        snprintf(out, AUTH_TOKEN_MAX + 1, "pdm_%s_%s", org, b64);
     for (int i = 0; i < 6; i++)
         snprintf(id + 2 * i, 3, "%02x", rid[i]);
     return 0;
@@ -201,8 +241,8 @@ int auth_bootstrap_file(const char *path, char *token, char *err, size_t errlen)
         return -1;
     }
     char id[16];
-    if (auth_mint(token, id) < 0) {
-        snprintf(err, errlen, "no randomness available to make an admin token");
+    if (auth_mint(NULL, token, id) < 0) {
+        snprintf(err, errlen, "no randomness available to make a token");
         return -1;
     }
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
@@ -219,6 +259,6 @@ int auth_bootstrap_file(const char *path, char *token, char *err, size_t errlen)
         unlink(path);
         return -1;
     }
-    log_info("auth: wrote a new admin token to %s", path);
+    log_info("auth: wrote a new token to %s", path);
     return 0;
 }

@@ -62,6 +62,7 @@ struct fetch {
     boards *bc;
     struct entry *e;
     char board[KEYS_MAX]; /* "challenge:period" */
+    char org[EVENT_NAME_MAX + 1];
     char challenge[EVENT_NAME_MAX + 1];
     period per;
     int64_t offset, limit;
@@ -169,11 +170,11 @@ static bool raise_version(boards *bc, const char *org, const char *board, int64_
     return true;
 }
 
-void boards_note_version(void *arg, const char *board, int64_t version)
+void boards_note_version(void *arg, const char *org, const char *board, int64_t version)
 {
     boards *bc = arg;
-    if (board && raise_version(bc, "default", board, version) && bc->on_change)
-        bc->on_change(bc->on_change_arg, "default", board, version, true);
+    if (board && raise_version(bc, org, board, version) && bc->on_change)
+        bc->on_change(bc->on_change_arg, org, board, version, true);
 }
 
 void boards_learn_version(boards *bc, const char *org, const char *board, int64_t version)
@@ -290,7 +291,7 @@ static void on_page(void *arg, const store_reply *r)
      * change on the previous board (movement) changes it too. */
     uint32_t h = hash(e->body);
     snprintf(e->etag, sizeof(e->etag), "\"%s-%" PRId64 "-%08x\"", f->per.id, e->version, h);
-    raise_version(f->bc, "default", f->board, e->version);
+    raise_version(f->bc, f->org, f->board, e->version);
     answer(e, true);
     free(f);
 }
@@ -330,6 +331,7 @@ void boards_get(boards *bc, const char *org, const rules_challenge *ch, const pe
     f->bc = bc;
     f->e = e;
     snprintf(f->board, sizeof(f->board), "%s", board);
+    snprintf(f->org, sizeof(f->org), "%s", org);
     snprintf(f->challenge, sizeof(f->challenge), "%s", ch->id);
     f->per = *per;
     f->offset = offset;

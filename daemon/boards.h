@@ -46,10 +46,10 @@ typedef void boards_change_fn(void *arg, const char *org, const char *board, int
 boards *boards_new(struct store *st);
 /* Frees the cache; waiting callers are answered with NULL. NULL is allowed. */
 void boards_free(boards *bc);
-/* Records that this daemon brought board "challenge:period" of org
- * "default" to `version` (every writer calls it: ingest, adjustments,
- * rescore, visibility, erase). */
-void boards_note_version(void *bc, const char *board, int64_t version);
+/* Records that this daemon brought board "challenge:period" of org to
+ * `version` (every writer calls it: ingest, adjustments, rescore,
+ * visibility, erase). */
+void boards_note_version(void *bc, const char *org, const char *board, int64_t version);
 /* Records a version that another daemon wrote (push.c, sse.c). */
 void boards_learn_version(boards *bc, const char *org, const char *board, int64_t version);
 /* The newest version of a board this daemon knows of (0: none). */

@@ -1,24 +1,31 @@
 /*
- * closer.c - period close, exactly once across daemons (see closer.h).
+ * closer.c - period close, exactly once across daemons and orgs (see closer.h).
  *
- * Once a second the closer works out, for each challenge, the latest period
- * that is over (end + grace + CLOSER_SETTLE_S before now). When that is not
- * the one it last knew closed, it asks Redis which of it and the
- * CLOSER_CATCHUP - 1 periods before it are closed (one HMGET), and starts a
- * job for the oldest that is not, so that late closes happen in order. One
- * job runs at a time per daemon; each of its steps is one close.lua call, and
- * the next step starts from that call's reply, so event intake interleaves
- * with a close and waits at most for one chunk.
+ * The closer is the handler of the due index's "c" entries (due.h): when
+ * an org's next close, digest or expiry falls due, one daemon claims the
+ * org and runs it: a `run` looks, for each challenge, at the latest period
+ * that is over (end + grace + CLOSER_SETTLE_S before now) and asks Redis
+ * which of it and the CLOSER_CATCHUP - 1 periods before it are closed (one
+ * HMGET), then starts a job for the oldest that is not, so that late closes
+ * happen in order; then at midway digests the same way; then it sweeps
+ * what outlived `retention`. At the end it tells the due index when the
+ * org's next such work falls due (closer_next_due), so an org costs nothing
+ * between two. One job runs at a time per run, CLOSER_RUNS runs at a time
+ * per daemon; each step of a job is one close.lua call, and the next step
+ * starts from that call's reply, so event intake interleaves with a close
+ * and waits at most for one chunk.
  *
- * A job copies what it needs of the rules when it starts (names, period
- * bounds, the day its streaks are judged on, the suggested activity), and
- * looks the challenge up again only to read the archive page: the rules may
- * change, or lose the challenge, while it runs.
+ * A run holds its org's context and rules for its whole length: the rules
+ * may change meanwhile (the next run sees the new ones, and
+ * closer_rules_changed makes it due as soon as they need). A job copies what
+ * it needs of the rules when it starts (names, period bounds, the day its
+ * streaks are judged on, the suggested activity).
  *
- * Ownership: the closer owns its jobs; a job lives from job_start to
- * job_end, and every store callback of a job is its last reference until it
- * sends the next command. closer_free after the store: the store answers
- * pending callbacks with NULL when it is freed, and they end their jobs.
+ * Ownership: the closer owns its runs, a run its job; a job lives from
+ * job_start to job_end, and every store callback of a job (or run) is its
+ * last reference until it sends the next command. closer_free after the
+ * store: the store answers pending callbacks with NULL when it is freed,
+ * and they end their jobs and runs.
  */
 #include "closer.h"
 
@@ -32,10 +39,12 @@
 #include <unistd.h>
 
 #include "boards.h"
+#include "due.h"
 #include "event.h"
 #include "ingest.h"
 #include "keys.h"
 #include "log.h"
+#include "orgs.h"
 #include "period.h"
 #include "rules.h"
 #include "store.h"
@@ -43,13 +52,15 @@
 #include "util.h"
 #include "webhook.h"
 
-#define CLOSER_TICK_MS   1000
 #define CLOSER_SETTLE_S  1     /* longer than another daemon's read cache keeps a page */
+#define CLOSER_RUNS      4     /* orgs worked on at once */
+#define CLOSER_RETRY_MS  5000  /* a run that could not finish something looks again after this */
 #define CLOSER_LEASE_MS  30000 /* a job whose owner went quiet this long is taken over */
 #define CLOSER_SWEEP_MAX 100   /* expired keys unlinked per sweep (one a second while more wait) */
 #define NAME_MAX_BYTES   512
 
 typedef struct job job;
+typedef struct run run;
 
 /* A growing argument list for one close.lua call (strings copied). */
 struct args {
@@ -60,16 +71,31 @@ struct args {
 
 struct closer {
     app *a;
-    char org[EVENT_NAME_MAX + 1];
     char owner[96]; /* this daemon, in job hashes */
     int64_t retention;
-    int64_t next_sweep; /* Unix s of the next retention sweep */
-    struct event *tick, *kick;
     bool stopping;
-    int checks; /* HMGETs of closed periods in flight */
-    job *job;   /* the job running, or NULL */
+    size_t nruns;
+    run *runs; /* in flight */
+};
+
+/* One org's turn (see the top). */
+struct run {
+    closer *cl;
+    app *a;
+    run *prev, *next;
+    due_ticket *t;
+    struct org *o; /* held for the run */
+    rules *r;      /* a hold on the rules it works with */
+    char org[EVENT_NAME_MAX + 1];
+    char who[EVENT_NAME_MAX + 8]; /* "" for org default, else "org {id}: ", before log lines */
+    const char *owner;
+    int64_t retention;
+    int checks;     /* HMGETs of closed periods in flight */
+    job *job;       /* the job running, or NULL */
+    bool retry;     /* something was busy elsewhere or failed: look again soon */
+    int64_t retain; /* Unix s of the next expiry, 0 = none */
     /* The latest period known closed, and known to have had its midway
-     * digests, per challenge id: no need to ask. */
+     * digests (or given up on for this run), per challenge id. */
     struct {
         char ch[EVENT_NAME_MAX + 1];
         char per[PERIOD_ID_MAX], mid[PERIOD_ID_MAX];
@@ -78,8 +104,9 @@ struct closer {
 };
 
 struct job {
-    closer *c;
+    run *c;
     bool mid; /* midway digests ("digest_at"), not a close */
+    bool ok;  /* it went through to the end, or was done already */
     char ch[EVENT_NAME_MAX + 1];
     char chname[NAME_MAX_BYTES];
     period per, prev;
@@ -99,7 +126,7 @@ struct job {
 /* One check of which periods of a challenge are closed (or, for mid, of
  * whether the current one had its midway digests). */
 struct check {
-    closer *c;
+    run *c;
     bool mid;
     char ch[EVENT_NAME_MAX + 1];
     char ids[CLOSER_CATCHUP][PERIOD_ID_MAX]; /* oldest first */
@@ -111,7 +138,7 @@ static void read_chunk(job *j);
 
 /* The known-closed (or, for mid, known-digested) slot of challenge id ch,
  * made when missing. */
-static char *known_of(closer *c, const char *ch, bool mid)
+static char *known_of(run *c, const char *ch, bool mid)
 {
     size_t i = 0;
     while (i < c->nknown && strcmp(c->known[i].ch, ch) != 0)
@@ -232,7 +259,7 @@ static void suggest(job *j, const rules *r, const rules_challenge *ch)
 }
 
 /* Runs a close.lua operation with keys then args; false when not sent. */
-static bool close_call(closer *c, int nkeys, int argc, const char **argv, const size_t *lens,
+static bool close_call(run *c, int nkeys, int argc, const char **argv, const size_t *lens,
                        store_cb *cb, void *arg)
 {
     size_t *l = NULL;
@@ -297,19 +324,24 @@ static bool args_send(job *j, struct args *a, int nkeys, store_cb *cb)
     return ok;
 }
 
-/* The job is over (done, busy elsewhere, lost or failed): look for more soon. */
+static void run_look(run *c);
+
+/* The job is over (done, busy elsewhere, lost or failed): the run looks on. */
 static void job_end(job *j)
 {
-    closer *c = j->c;
+    run *c = j->c;
     c->job = NULL;
+    if (!j->ok) { /* given up on for this run: look again soon */
+        c->retry = true;
+        snprintf(known_of(c, j->ch, j->mid), PERIOD_ID_MAX, "%s", j->per.id);
+    }
     if (j->next) {
         args_free(j->next);
         free(j->next);
     }
     free(j->archive);
     free(j);
-    if (!c->stopping)
-        event_active(c->kick, EV_TIMEOUT, 0);
+    run_look(c);
 }
 
 /* The webhooks of a step are queued (or could not be): send the step. */
@@ -319,14 +351,14 @@ static void on_enqueued(void *arg, const char *error, size_t queued, size_t skip
     struct args *a = j->next;
     j->next = NULL;
     if (error != NULL) {
-        log_warn("closing %s %s: queuing webhooks: %s", j->ch, j->per.id, error);
+        log_warn("%sclosing %s %s: queuing webhooks: %s", j->c->who, j->ch, j->per.id, error);
         args_free(a);
         free(a);
         job_end(j);
         return;
     }
-    log_debug("%s %s: %zu webhook deliveries queued, %zu already were", j->ch, j->per.id, queued,
-              skipped);
+    log_debug("%s%s %s: %zu webhook deliveries queued, %zu already were", j->c->who, j->ch,
+              j->per.id, queued, skipped);
     bool ok = args_send(j, a, j->next_nkeys, j->next_cb);
     free(a);
     if (!ok)
@@ -360,16 +392,17 @@ static void enqueue_then(job *j, const char *type, size_t n, const char *const *
 static void on_finish(void *arg, const store_reply *r)
 {
     job *j = arg;
+    j->ok = r != NULL && store_reply_int(r) == 1;
     if (r != NULL && store_reply_int(r) == 1 && j->mid) {
-        log_info("midway digests of %s period %s: %" PRId64 " leaders in %.1f s", j->ch, j->per.id,
-                 j->walked, (double)(util_now_ms() - j->started_ms) / 1000);
+        log_info("%smidway digests of %s period %s: %" PRId64 " leaders in %.1f s", j->c->who,
+                 j->ch, j->per.id, j->walked, (double)(util_now_ms() - j->started_ms) / 1000);
         snprintf(known_of(j->c, j->ch, true), PERIOD_ID_MAX, "%s", j->per.id);
     } else if (r != NULL && store_reply_int(r) == 1) {
-        log_info("closed %s period %s: %" PRId64 " leaders in %.1f s", j->ch, j->per.id, j->walked,
-                 (double)(util_now_ms() - j->started_ms) / 1000);
+        log_info("%sclosed %s period %s: %" PRId64 " leaders in %.1f s", j->c->who, j->ch,
+                 j->per.id, j->walked, (double)(util_now_ms() - j->started_ms) / 1000);
         snprintf(known_of(j->c, j->ch, j->mid), PERIOD_ID_MAX, "%s", j->per.id);
     } else if (r != NULL) {
-        log_warn("closing %s %s: %s", j->ch, j->per.id,
+        log_warn("%sclosing %s %s: %s", j->c->who, j->ch, j->per.id,
                  store_reply_is_error(r) ? store_reply_str(r, NULL)
                                          : "taken over by another daemon");
     }
@@ -379,7 +412,7 @@ static void on_finish(void *arg, const store_reply *r)
 /* Step 3: the record, retention and the announcement, in one call. */
 static void finish(job *j)
 {
-    closer *c = j->c;
+    run *c = j->c;
     struct args a = {0};
     char key[KEYS_MAX], msg[3 * KEYS_MAX];
     int64_t now = util_now_ms() / 1000;
@@ -434,11 +467,11 @@ static void on_written(void *arg, const store_reply *r)
     job *j = arg;
     if (r == NULL || store_reply_is_error(r) || store_reply_int(r) != 1) {
         if (r != NULL && store_reply_is_error(r))
-            log_warn("closing %s %s: %s", j->ch, j->per.id, store_reply_str(r, NULL));
+            log_warn("%sclosing %s %s: %s", j->c->who, j->ch, j->per.id, store_reply_str(r, NULL));
         job_end(j);
         return;
     }
-    if (j->c->stopping)
+    if (j->c->cl->stopping)
         job_end(j); /* the next daemon, or the next start, goes on from here */
     else if (j->cursor < 0)
         finish(j);
@@ -495,10 +528,10 @@ static int64_t streak_of(const char *days, int64_t ref_day)
 static void on_chunk(void *arg, const store_reply *r)
 {
     job *j = arg;
-    closer *c = j->c;
+    run *c = j->c;
     if (r == NULL || store_reply_is_error(r) || store_reply_len(r) < 2) {
         if (r != NULL)
-            log_warn("closing %s %s: %s", j->ch, j->per.id, store_reply_str(r, NULL));
+            log_warn("%sclosing %s %s: %s", j->c->who, j->ch, j->per.id, store_reply_str(r, NULL));
         job_end(j);
         return;
     }
@@ -599,7 +632,7 @@ static void on_chunk(void *arg, const store_reply *r)
 /* Step 2: reads the chunk of the board at the cursor. */
 static void read_chunk(job *j)
 {
-    closer *c = j->c;
+    run *c = j->c;
     char k[4][KEYS_MAX], off[24], cnt[24];
     keys_board(k[0], c->org, j->ch, j->per.id);
     keys_org(k[1], c->org, "leaders");
@@ -616,7 +649,7 @@ static void read_chunk(job *j)
 static void on_archive_page(void *arg, const boards_page *page)
 {
     job *j = arg;
-    closer *c = j->c;
+    run *c = j->c;
     json_t *p = page ? json_loadb(page->body, page->len, 0, NULL) : NULL;
     json_t *entries = json_object_get(p, "entries");
     if (p == NULL || !json_is_array(entries)) {
@@ -671,8 +704,8 @@ static void on_archive_page(void *arg, const boards_page *page)
 /* Step 1: the final top of the board, read through the page cache. */
 static void read_archive(job *j)
 {
-    const rules *r = ingest_rules(j->c->a->in);
-    int ci = r ? rules_challenge_index(r, j->ch) : -1;
+    const rules *r = j->c->r;
+    int ci = rules_challenge_index(r, j->ch);
     if (ci < 0) { /* the challenge is gone from the rules */
         job_end(j);
         return;
@@ -687,8 +720,10 @@ static void on_claim(void *arg, const store_reply *r)
     job *j = arg;
     const char *what = store_reply_str(store_reply_at(r, 0), NULL);
     if (what == NULL || strcmp(what, "go") != 0) {
-        if (what && strcmp(what, "done") == 0)
+        if (what && strcmp(what, "done") == 0) {
+            j->ok = true;
             snprintf(known_of(j->c, j->ch, j->mid), PERIOD_ID_MAX, "%s", j->per.id);
+        }
         job_end(j);
         return;
     }
@@ -699,7 +734,7 @@ static void on_claim(void *arg, const store_reply *r)
     if (j->mid) { /* no archive: straight to the walk */
         if (!walk)
             j->cursor = 0;
-        log_info("midway digests of %s period %s", j->ch, j->per.id);
+        log_info("%smidway digests of %s period %s", j->c->who, j->ch, j->per.id);
         if (j->cursor < 0)
             finish(j);
         else
@@ -708,20 +743,20 @@ static void on_claim(void *arg, const store_reply *r)
         j->archive = strdup(archive);
         if (j->archive == NULL)
             abort();
-        log_info("closing %s period %s, from leader %" PRId64, j->ch, j->per.id,
+        log_info("%sclosing %s period %s, from leader %" PRId64, j->c->who, j->ch, j->per.id,
                  j->cursor < 0 ? 0 : j->cursor);
         if (j->cursor < 0)
             finish(j);
         else
             read_chunk(j);
     } else {
-        log_info("closing %s period %s", j->ch, j->per.id);
+        log_info("%sclosing %s period %s", j->c->who, j->ch, j->per.id);
         read_archive(j);
     }
 }
 
 /* Starts closing period per of challenge ch, or (mid) its midway digests. */
-static void job_start(closer *c, const rules *r, const rules_challenge *ch, const period *per,
+static void job_start(run *c, const rules *r, const rules_challenge *ch, const period *per,
                       bool mid)
 {
     job *j = calloc(1, sizeof(*j));
@@ -748,40 +783,90 @@ static void job_start(closer *c, const rules *r, const rules_challenge *ch, cons
         job_end(j);
 }
 
-/* Reply of a check: closes the oldest period after the newest closed one,
- * or, when none of them ever closed (a new challenge, a new install), only
- * the latest: weeks from before the challenge existed are not closed. */
+/* Starts the job for period id ids[i] of check k (a close or midway digests). */
+static void start_from(struct check *k, size_t i)
+{
+    run *c = k->c;
+    int ci = rules_challenge_index(c->r, k->ch);
+    period per;
+    if (ci >= 0 && c->job == NULL && !c->cl->stopping &&
+        period_resolve(&c->r->challenges[ci].period, k->ids[i], 0, &per))
+        job_start(c, c->r, &c->r->challenges[ci], &per, k->mid);
+}
+
+/* Reply of close.lua "oldest": the first of k's periods whose board holds
+ * anybody is where a challenge that never closed a period starts. */
+static void on_oldest(void *arg, const store_reply *r)
+{
+    struct check *k = arg;
+    run *c = k->c;
+    c->checks--;
+    int64_t first = store_reply_int(r);
+    if (r == NULL || store_reply_is_error(r)) {
+        c->retry = true;
+        snprintf(known_of(c, k->ch, k->mid), PERIOD_ID_MAX, "%s", k->ids[k->n - 1]);
+    } else {
+        start_from(k, first >= 1 && (size_t)first <= k->n ? (size_t)first - 1 : k->n - 1);
+    }
+    free(k);
+    if (c->checks == 0 && c->job == NULL)
+        run_look(c);
+}
+
+/* Reply of a check: closes the oldest period after the newest closed one;
+ * when none of them ever closed (a new challenge, a new org, or one that
+ * was suspended across period ends), the oldest one somebody scored in
+ * (close.lua "oldest"), else only the latest: empty weeks from before the
+ * challenge existed are not closed. */
 static void on_check(void *arg, const store_reply *r)
 {
     struct check *k = arg;
-    closer *c = k->c;
+    run *c = k->c;
     c->checks--;
-    const rules *rs = ingest_rules(c->a->in);
-    int ci = rs ? rules_challenge_index(rs, k->ch) : -1;
-    if (r != NULL && !store_reply_is_error(r) && ci >= 0 && !c->stopping) {
-        size_t i = k->n - 1; /* the latest */
+    int ci = rules_challenge_index(c->r, k->ch);
+    if (r == NULL || store_reply_is_error(r)) {
+        c->retry = true;
+        snprintf(known_of(c, k->ch, k->mid), PERIOD_ID_MAX, "%s", k->ids[k->n - 1]);
+    } else if (ci >= 0 && !c->cl->stopping) {
+        size_t i = k->n; /* none closed */
         for (size_t d = k->n; d > 0; d--) {
             if (!store_reply_is_nil(store_reply_at(r, d - 1))) {
                 i = d; /* after the newest one closed */
                 break;
             }
         }
-        period per;
-        const rules_challenge *ch = &rs->challenges[ci];
-        if (i == k->n)
+        if (i == k->n && !store_reply_is_nil(store_reply_at(r, k->n - 1))) {
             snprintf(known_of(c, k->ch, k->mid), PERIOD_ID_MAX, "%s", k->ids[k->n - 1]);
-        else if (c->job == NULL && period_resolve(&ch->period, k->ids[i], 0, &per))
-            job_start(c, rs, ch, &per, k->mid);
+        } else if (i == k->n && !k->mid && k->n > 1) {
+            char keys[CLOSER_CATCHUP][KEYS_MAX];
+            const char *argv[CLOSER_CATCHUP + 1];
+            for (size_t d = 0; d < k->n; d++) {
+                keys_board(keys[d], c->org, k->ch, k->ids[d]);
+                argv[d] = keys[d];
+            }
+            argv[k->n] = "oldest";
+            if (close_call(c, (int)k->n, (int)k->n + 1, argv, NULL, on_oldest, k)) {
+                c->checks++;
+                return; /* k goes on in on_oldest */
+            }
+            c->retry = true;
+            snprintf(known_of(c, k->ch, k->mid), PERIOD_ID_MAX, "%s", k->ids[k->n - 1]);
+        } else {
+            start_from(k, i == k->n ? k->n - 1 : i);
+        }
     }
     free(k);
+    if (c->checks == 0 && c->job == NULL)
+        run_look(c);
 }
 
-/* Asks which of ch's latest finished periods are closed, when not known. */
-static void check(closer *c, const rules_challenge *ch, int64_t now)
+/* Asks which of ch's latest finished periods are closed, when not known;
+ * true when it asked. */
+static bool check(run *c, const rules_challenge *ch, int64_t now)
 {
     period p;
     if (!due_period(ch, now, &p) || strcmp(known_of(c, ch->id, false), p.id) == 0)
-        return;
+        return false;
     /* oldest first: ids[n - 1] is p */
     struct check *k = calloc(1, sizeof(*k));
     if (k == NULL)
@@ -804,19 +889,23 @@ static void check(closer *c, const rules_challenge *ch, int64_t now)
     for (size_t i = 0; i < n; i++)
         argv[2 + i] = k->ids[i];
     if (store_command(c->a->st, on_check, k, (int)n + 2, argv, NULL) < 0) {
+        snprintf(known_of(c, ch->id, false), PERIOD_ID_MAX, "%s", p.id);
+        c->retry = true;
         free(k);
-        return;
+        return false;
     }
     c->checks++;
+    return true;
 }
 
-/* Asks whether the current period of ch had its midway digests, once due. */
-static void check_mid(closer *c, const rules_challenge *ch, int64_t now)
+/* Asks whether the current period of ch had its midway digests, once due;
+ * true when it asked. */
+static bool check_mid(run *c, const rules_challenge *ch, int64_t now)
 {
     period p;
     if (ch->digest_at < 0 || !period_at(&ch->period, now, &p) || now < midway_at(ch, &p) ||
         strcmp(known_of(c, ch->id, true), p.id) == 0)
-        return;
+        return false;
     struct check *k = calloc(1, sizeof(*k));
     if (k == NULL)
         abort();
@@ -829,97 +918,210 @@ static void check_mid(closer *c, const rules_challenge *ch, int64_t now)
     keys_leader(key, c->org, "digested", ch->id);
     const char *argv[] = {"HMGET", key, k->ids[0]};
     if (store_command(c->a->st, on_check, k, 3, argv, NULL) < 0) {
+        snprintf(known_of(c, ch->id, true), PERIOD_ID_MAX, "%s", p.id);
+        c->retry = true;
         free(k);
-        return;
+        return false;
     }
     c->checks++;
+    return true;
 }
 
-/* Looks for work on every challenge: closes first, then midway digests. */
-static void look(closer *c, const rules *r, int64_t now)
+int64_t closer_next_due(const rules *r, int64_t now)
 {
-    for (size_t i = 0; i < r->n_challenges; i++)
-        check(c, &r->challenges[i], now);
-    for (size_t i = 0; i < r->n_challenges; i++)
-        check_mid(c, &r->challenges[i], now);
+    int64_t next = 0;
+    for (size_t i = 0; r && i < r->n_challenges; i++) {
+        const rules_challenge *ch = &r->challenges[i];
+        int64_t at = 0;
+        period p;
+        if (ch->period.kind == PERIOD_FIXED) {
+            int64_t t = ch->period.fixed_end + ch->grace + CLOSER_SETTLE_S;
+            at = t > now ? t : 0;
+        } else if (ch->period.kind != PERIOD_ALL &&
+                   period_at(&ch->period, now - ch->grace - CLOSER_SETTLE_S, &p)) {
+            at = p.end + ch->grace + CLOSER_SETTLE_S;
+        }
+        if (at > 0 && (next == 0 || at < next))
+            next = at;
+        if (ch->digest_at >= 0 && period_at(&ch->period, now, &p)) {
+            int64_t m = midway_at(ch, &p);
+            at = m > now ? m : p.end; /* passed: the next period's comes after this one's end */
+            if (next == 0 || at < next)
+                next = at;
+        }
+    }
+    return next;
 }
 
-/* Reply of a sweep: a full one means more wait, so sweep again next second. */
+static void run_end(run *c);
+static void sweep(run *c);
+
+/* Starts the next step of a run: a check of each challenge (closes first,
+ * then midway digests), and once none is due, the retention sweep. */
+static void run_look(run *c)
+{
+    if (c->job || c->checks > 0)
+        return;
+    if (c->cl->stopping) {
+        run_end(c);
+        return;
+    }
+    int64_t now = util_now_ms() / 1000;
+    bool asked = false;
+    for (size_t i = 0; i < c->r->n_challenges; i++)
+        asked |= check(c, &c->r->challenges[i], now);
+    for (size_t i = 0; !asked && i < c->r->n_challenges; i++)
+        asked |= check_mid(c, &c->r->challenges[i], now);
+    if (!asked)
+        sweep(c);
+}
+
+/* Reply of a sweep: {expired keys handled, the next expiry or ""}. A full
+ * one means more wait: sweep again. */
 static void on_sweep(void *arg, const store_reply *r)
 {
-    closer *c = arg;
-    if (store_reply_int(r) >= CLOSER_SWEEP_MAX)
-        c->next_sweep = 0;
-    if (r != NULL && store_reply_is_error(r))
-        log_warn("retention sweep: %s", store_reply_str(r, NULL));
+    run *c = arg;
+    if (r == NULL || store_reply_is_error(r)) {
+        if (r != NULL)
+            log_warn("%sretention sweep: %s", c->who, store_reply_str(r, NULL));
+        c->retry = true;
+        run_end(c);
+        return;
+    }
+    c->retain = store_reply_int(store_reply_at(r, 1));
+    if (store_reply_int(store_reply_at(r, 0)) >= CLOSER_SWEEP_MAX && !c->cl->stopping)
+        sweep(c);
+    else
+        run_end(c);
 }
 
-/* Unlinks what outlived its retention (a few keys per second). */
-static void sweep(closer *c, int64_t now)
+/* Unlinks what outlived its retention, CLOSER_SWEEP_MAX keys per call. */
+static void sweep(run *c)
 {
     char key[KEYS_MAX], t[24], most[24], prefix[KEYS_MAX];
     keys_org(key, c->org, "retain");
-    util_i64toa(now, t);
+    util_i64toa(util_now_ms() / 1000, t);
     util_i64toa(CLOSER_SWEEP_MAX, most);
     snprintf(prefix, sizeof(prefix), "podium:{%s}:", c->org);
     const char *argv[] = {key, "sweep", t, most, prefix};
-    (void)close_call(c, 1, 5, argv, NULL, on_sweep, c);
+    if (!close_call(c, 1, 5, argv, NULL, on_sweep, c)) {
+        c->retry = true;
+        run_end(c);
+    }
 }
 
-/* Once a second: sweep when due, then look for periods to close. */
-static void on_tick(evutil_socket_t fd, short what, void *arg)
+/* Ends a run: the org's next work is due at the earliest of its next close
+ * or digest, its next expiry and the heartbeat; soon after a failure. */
+static void run_end(run *c)
 {
-    (void)fd;
-    (void)what;
-    closer *c = arg;
-    const rules *r = ingest_rules(c->a->in);
-    if (c->stopping || r == NULL || !store_ready(c->a->st))
+    closer *cl = c->cl;
+    int64_t now = util_now_ms();
+    int64_t next = now + DUE_HEARTBEAT_MS;
+    int64_t at = c->r ? closer_next_due(c->r, now / 1000) * 1000 : 0;
+    if (at > 0 && at < next)
+        next = at;
+    if (c->retain > 0 && c->retain * 1000 < next)
+        next = c->retain * 1000;
+    if (c->retry || cl->stopping)
+        next = cl->stopping ? now : now + CLOSER_RETRY_MS;
+    if (c->t)
+        due_done(c->t, next);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        cl->runs = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    cl->nruns--;
+    rules_free(c->r);
+    org_release(c->o);
+    free(c);
+    due_kick(cl->a->due); /* a run's room is free: claim more orgs now, not in a second */
+}
+
+/* The run's org context is here: run it, or say when to come back. */
+static void on_run_org(void *arg, struct org *o)
+{
+    run *c = arg;
+    c->o = o;
+    int64_t now = util_now_ms();
+    if (o == NULL || c->cl->stopping) { /* Redis is away: soon again */
+        due_done(c->t, o == NULL ? now + CLOSER_RETRY_MS : now);
+        c->t = NULL;
+        run_end(c);
+        return;
+    }
+    org_state st = org_get_state(o);
+    if (st != ORG_ACTIVE) { /* gone: no more work; suspended: paused till resumed */
+        due_done(c->t, st == ORG_SUSPENDED ? now + DUE_HEARTBEAT_MS : 0);
+        c->t = NULL;
+        run_end(c);
+        return;
+    }
+    const rules *r = org_rules(o);
+    if (r == NULL) { /* no rules: nothing closes; expiries still happen */
+        sweep(c);
+        return;
+    }
+    c->r = rules_hold(r);
+    run_look(c);
+}
+
+/* A due "c" entry of org: run it. */
+static void on_due(void *arg, const char *org_id_, due_ticket *t)
+{
+    closer *cl = arg;
+    run *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        abort();
+    c->cl = cl;
+    c->a = cl->a;
+    c->t = t;
+    c->owner = cl->owner;
+    c->retention = cl->retention;
+    snprintf(c->org, sizeof(c->org), "%s", org_id_);
+    if (strcmp(org_id_, ORG_DEFAULT) != 0)
+        snprintf(c->who, sizeof(c->who), "org %s: ", org_id_);
+    c->next = cl->runs;
+    if (cl->runs)
+        cl->runs->prev = c;
+    cl->runs = c;
+    cl->nruns++;
+    orgs_acquire(cl->a->orgs, org_id_, on_run_org, c);
+}
+
+/* Room for more runs. */
+static size_t room(void *arg)
+{
+    closer *cl = arg;
+    return cl->stopping || cl->nruns >= CLOSER_RUNS ? 0 : CLOSER_RUNS - cl->nruns;
+}
+
+void closer_rules_changed(closer *cl, struct org *o)
+{
+    org_state st = org_get_state(o);
+    if (cl == NULL || st == ORG_SUSPENDED || st == ORG_GONE)
         return;
     int64_t now = util_now_ms() / 1000;
-    if (c->retention > 0 && now >= c->next_sweep) {
-        /* as often as retention needs, at most once a second, at least once a minute */
-        int64_t every = c->retention / 2;
-        c->next_sweep = now + (every < 1 ? 1 : every > 60 ? 60 : every);
-        sweep(c, now);
-    }
-    if (c->job != NULL || c->checks > 0)
-        return;
-    look(c, r, now);
+    int64_t at = closer_next_due(org_rules(o), now);
+    due_schedule(cl->a->due, DUE_CLOSE, org_id(o),
+                 at > 0 ? at * 1000 : (now * 1000 + DUE_HEARTBEAT_MS));
 }
 
-/* After a job: look for the next one at once, without sweeping again. */
-static void on_kick(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    closer *c = arg;
-    const rules *r = ingest_rules(c->a->in);
-    if (c->stopping || r == NULL || !store_ready(c->a->st) || c->job || c->checks > 0)
-        return;
-    look(c, r, util_now_ms() / 1000);
-}
-
-closer *closer_new(app *a, const char *org, int64_t retention)
+closer *closer_new(app *a, int64_t retention)
 {
     closer *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;
     c->a = a;
     c->retention = retention;
-    snprintf(c->org, sizeof(c->org), "%s", org);
     unsigned char rnd[6];
     char host[64] = "";
     if (RAND_bytes(rnd, sizeof(rnd)) != 1 || gethostname(host, sizeof(host) - 1) < 0)
         memset(rnd, 0, sizeof(rnd));
     snprintf(c->owner, sizeof(c->owner), "%.40s:%ld:%02x%02x%02x%02x%02x%02x", host, (long)getpid(),
              rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
-    c->tick = event_new(a->base, -1, EV_PERSIST, on_tick, c);
-    c->kick = event_new(a->base, -1, 0, on_kick, c);
-    struct timeval tv = {CLOSER_TICK_MS / 1000, 0};
-    if (c->tick == NULL || c->kick == NULL || event_add(c->tick, &tv) < 0) {
-        closer_free(c);
-        return NULL;
-    }
+    due_handle(a->due, DUE_CLOSE, on_due, room, c);
     return c;
 }
 
@@ -933,14 +1135,18 @@ void closer_free(closer *c)
 {
     if (c == NULL)
         return;
-    if (c->tick)
-        event_free(c->tick);
-    if (c->kick)
-        event_free(c->kick);
-    /* A job still here had its last callback answered by store_free. */
-    if (c->job) {
-        free(c->job->archive);
-        free(c->job);
+    /* Runs still here wait for nothing the store will answer: drop them. */
+    while (c->runs) {
+        run *r = c->runs;
+        c->runs = r->next;
+        if (r->job) {
+            free(r->job->archive);
+            free(r->job);
+        }
+        due_drop(r->t); /* Redis is gone: its lease runs out */
+        rules_free(r->r);
+        org_release(r->o);
+        free(r);
     }
     free(c);
 }

@@ -3,8 +3,8 @@
  *
  * A period closes at its end plus the challenge's grace time (and one more
  * second, the longest that another daemon's read cache may hold an older
- * page). Every podiumd of an org runs a closer; the first to claim a period
- * in Redis closes it, the others see it busy or done (close.lua). A daemon
+ * page). Every podiumd runs a closer; the first to claim a period in Redis
+ * closes it, the others see it busy or done (close.lua). A daemon
  * that was down at the boundary closes the period when it is back, and the
  * periods since the last one closed (up to CLOSER_CATCHUP of them; a
  * challenge with none closed yet starts with the latest). A period in which
@@ -29,9 +29,14 @@
  * that moment (or when a daemon is back, while the period runs): the same
  * walk, with current ranks and no badges, as job:digest and digested:{ch}.
  *
- * Once a minute (more often for a retention under two minutes) the closer
- * also sweeps what has outlived `retention`:
- * boards go with UNLINK, which frees them in Redis's background thread.
+ * The closer also sweeps what has outlived `retention`: boards go with
+ * UNLINK, which frees them in Redis's background thread.
+ *
+ * When: each org's next close, midway digest or expiry is an entry of the
+ * due index (due.h, kind "c"), so a daemon serving many orgs works only on
+ * those with work due. A daemon that loads an org's rules (orgs.c) makes
+ * its next close due (closer_rules_changed), so a new or changed rule set,
+ * or an install from before the due index, is looked at in time.
  */
 #ifndef PODIUM_CLOSER_H
 #define PODIUM_CLOSER_H
@@ -41,22 +46,30 @@
 #include <stdint.h>
 
 #include "app.h"
+#include "rules.h"
 
 #define CLOSER_CHUNK   500 /* leaders per step of the walk */
 #define CLOSER_CATCHUP 8   /* most periods closed late, per challenge */
 #define CLOSER_TOP     10  /* standings kept in a period's record */
 
 typedef struct closer closer;
+struct org;
 
-/* Starts closing the periods of org's challenges, as the rules in force
- * (ingest_rules) define them. `retention` is in seconds (0: keep forever).
- * The app is borrowed. NULL on failure. */
-closer *closer_new(app *a, const char *org, int64_t retention);
+/* Starts closing the periods of every org's challenges, as the rules in
+ * force define them, when the due index says they are due. `retention` is
+ * in seconds (0: keep forever). The app (with a->due and a->orgs) is
+ * borrowed. NULL on failure. */
+closer *closer_new(app *a, int64_t retention);
 /* Starts no new step; a step in flight completes. */
 void closer_stop(closer *c);
 /* Frees it; NULL is allowed. Free it after the store, whose last callbacks
  * still reach it. */
 void closer_free(closer *c);
+/* Other rules are in force in org o: its next close is due when they say. */
+void closer_rules_changed(closer *c, struct org *o);
+/* When the next close or midway digest of rules r falls due after `now`
+ * (Unix s), or 0 when none ever does. */
+int64_t closer_next_due(const rules *r, int64_t now);
 
 /* Builds the sentence of a digest into out: "You are 4th in Weekly social,
  * 12 points behind 3rd; a stakeholder interaction is worth 30 points."

@@ -99,6 +99,9 @@ static const struct setting settings[] = {
       "org default's rules from this file, reread on SIGHUP; empty: rules live in Redis"),
     S(admin_token_file, "", false, NULL,
       "bootstrap admin token of org default, made if missing; empty: data_dir/admin.token"),
+    S(operator_token_file, "", false, NULL,
+      "bootstrap operator token (creates and manages orgs), made if missing; empty: "
+      "data_dir/operator.token"),
     S(log_level, "info", true, check_log_level,
       "least severe records logged: error, warning, info or debug"),
     S(cors_origins, "", true, check_cors_origins,
@@ -114,7 +117,7 @@ static const struct setting settings[] = {
       "time a client may take to send a request; a duration such as 10s, 2m or 1h"),
     I(batch_window, 0, 100000, "microseconds", "0", true,
       "how long events are gathered into one call to Redis; 0: what arrived in one turn of "
-      "the event loop (while two calls are in flight, more gather by themselves)"),
+      "the event loop (while four calls of an org are in flight, more gather by themselves)"),
     I(batch_events, 1, 1000, "events", "500", true, "most events in one call to Redis"),
     D(retention, 0, 36500LL * DAY, "730d", false,
       "how long the boards of a closed period stay readable (0: forever); then they are "
@@ -141,6 +144,16 @@ static const struct setting settings[] = {
       "SSE streams: a comment line is sent this often so that proxies keep them open"),
     I(sse_max_buffer, 4 * KIB, 64 * MIB, "bytes", "262144", true,
       "SSE streams: a subscriber whose unsent output passes this is cut off"),
+    I(quota_leaders, 0, 10000000, "leaders", "10000", true,
+      "most leaders an org may have, unless its operator set another quota; 0: no limit"),
+    I(quota_tokens, 0, 10000000, "tokens", "20000", true,
+      "most API tokens an org may have, unless its operator set another quota; 0: no limit"),
+    I(quota_webhooks, 0, 10000, "endpoints", "50", true,
+      "most webhook endpoints an org may register, unless its operator set another quota; "
+      "0: no limit"),
+    I(quota_events_per_second, 0, 10000000, "events", "0", true,
+      "events an org may post per second on each podiumd (bursts of 2 s, at least 1000 "
+      "events, pass), unless its operator set another quota; 0: no limit"),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

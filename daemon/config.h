@@ -15,23 +15,24 @@
 #include <stdio.h>
 
 typedef struct config {
-    char *http_listen;       /* host:port, "[::1]:port" for IPv6 */
-    char *rpc_listen;        /* host:port of the msgpack-RPC listener ("" = off) */
-    char *redis;             /* "" = embedded; redis://host:port[/db]; unix:/path */
-    char *redis_server;      /* redis-server binary used for the embedded Redis */
-    char *data_dir;          /* embedded Redis, spool; created if missing */
-    char *rules_file;        /* "" = rules live in Redis (PUT /v1/rules) */
-    char *admin_token_file;  /* bootstrap admin token of org "default" */
-    char *log_level;         /* error, warning, info, debug */
-    char *cors_origins;      /* comma-separated allowlist, "" = none */
-    int64_t max_body;        /* bytes */
-    int64_t max_headers;     /* bytes */
-    int64_t read_timeout;    /* seconds */
-    int64_t batch_window;    /* microseconds of gathering before a script call */
-    int64_t batch_events;    /* events per script call at most */
-    int64_t idempotency_ttl; /* seconds */
-    int64_t retention;       /* seconds a closed period's board stays; 0 = forever */
-    int64_t max_connections; /* open HTTP connections at most */
+    char *http_listen;         /* host:port, "[::1]:port" for IPv6 */
+    char *rpc_listen;          /* host:port of the msgpack-RPC listener ("" = off) */
+    char *redis;               /* "" = embedded; redis://host:port[/db]; unix:/path */
+    char *redis_server;        /* redis-server binary used for the embedded Redis */
+    char *data_dir;            /* embedded Redis, spool; created if missing */
+    char *rules_file;          /* "" = rules live in Redis (PUT /v1/rules) */
+    char *admin_token_file;    /* bootstrap admin token of org "default" */
+    char *operator_token_file; /* bootstrap operator token */
+    char *log_level;           /* error, warning, info, debug */
+    char *cors_origins;        /* comma-separated allowlist, "" = none */
+    int64_t max_body;          /* bytes */
+    int64_t max_headers;       /* bytes */
+    int64_t read_timeout;      /* seconds */
+    int64_t batch_window;      /* microseconds of gathering before a script call */
+    int64_t batch_events;      /* events per script call at most */
+    int64_t idempotency_ttl;   /* seconds */
+    int64_t retention;         /* seconds a closed period's board stays; 0 = forever */
+    int64_t max_connections;   /* open HTTP connections at most */
 
     /* Webhooks (webhook.c) */
     int64_t webhook_timeout;     /* seconds: connect and whole-attempt limit */
@@ -41,6 +42,9 @@ typedef struct config {
     int64_t sse_interval;        /* ms between two standings events of a stream, at least */
     int64_t sse_heartbeat;       /* seconds between heartbeat comments */
     int64_t sse_max_buffer;      /* bytes of unsent output before a subscriber is cut off */
+
+    /* Per-org quota defaults (orgs.h); 0 = no limit */
+    int64_t quota_leaders, quota_tokens, quota_webhooks, quota_events_per_second;
 
     /* The embed page (http_widget.c) */
     char *embed_frame_ancestors; /* CSP frame-ancestors: the sites that may frame it */

@@ -122,7 +122,7 @@ static void on_board(void *arg, const store_reply *r)
     erase *j = arg;
     if (r && !store_reply_is_error(r) && store_reply_int(r) > 0) {
         j->res.boards++;
-        boards_note_version(j->bc, j->name, store_reply_int(r));
+        boards_note_version(j->bc, j->org, j->name, store_reply_int(r));
     }
     on_item_done(arg, r);
 }

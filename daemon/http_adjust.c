@@ -199,10 +199,8 @@ static void on_adjusted(void *arg, const store_reply *r)
     } else if (strcmp(kind, "ok") != 0) {
         http_unavailable(q);
     } else {
-        /* The read cache knows versions of org "default" only (boards.h). */
-        bool cached = strcmp(q->who.org, "default") == 0;
-        for (size_t i = 4; cached && i + 1 < store_reply_len(r); i += 2)
-            boards_note_version(q->a->bc, store_reply_str(store_reply_at(r, i), NULL),
+        for (size_t i = 4; i + 1 < store_reply_len(r); i += 2)
+            boards_note_version(q->a->bc, q->who.org, store_reply_str(store_reply_at(r, i), NULL),
                                 store_reply_int(store_reply_at(r, i + 1)));
         const char *id = store_reply_str(store_reply_at(r, 3), NULL);
         struct evbuffer *b = evbuffer_new();
@@ -246,7 +244,7 @@ void http_adjust_post(http_req *q)
 {
     static const char *const allowed[] = {"leader", "challenge", "points",
                                           "reason", "period",    NULL};
-    const rules *r = ingest_rules(q->a->in);
+    const rules *r = http_rules(q);
     if (r == NULL) {
         evhttp_add_header(evhttp_request_get_output_headers(q->r), "Retry-After", "5");
         http_problem(q, 503, "no-rules",

@@ -21,6 +21,7 @@
 #include "http_server.h"
 #include "jsonw.h"
 #include "keys.h"
+#include "orgs.h"
 #include "store.h"
 #include "util.h"
 #include "visibility.h"
@@ -61,6 +62,17 @@ static bool check_id(http_req *q, const char *what)
     return false;
 }
 
+/* Answers 409 quota-exceeded: the org has `most` of `what` already. */
+static void quota_exceeded(http_req *q, const char *what, int64_t most, const char *hint)
+{
+    char detail[240];
+    snprintf(detail, sizeof(detail),
+             "This organisation has %" PRId64 " %s, the most its quota allows; nothing was "
+             "stored. %s, or ask the operator for more.",
+             most, what, hint);
+    http_problem(q, 409, "quota-exceeded", detail, NULL);
+}
+
 /* Answers 422 with errs if there are any; true if the input was fine. */
 static bool input_ok(http_req *q, errlist *errs)
 {
@@ -79,6 +91,26 @@ struct put {
     int hide;   /* leaders: 1 hidden, 0 shown; -1 for teams */
     int status; /* 201 when the profile is new, else 200 */
 };
+
+static void on_hset(void *arg, const store_reply *r);
+
+/* Stores a leader's profile within the org's leaders quota (on_hset
+ * answers); false (503 sent) if Redis is down. */
+static bool put_leader(struct put *p)
+{
+    http_req *q = p->q;
+    char most[24];
+    util_i64toa(org_quotas_of(q->org)->leaders, most);
+    const char *argv[] = {p->hash, "hput", q->param[0], p->json, most};
+    size_t lens[5];
+    for (int i = 0; i < 5; i++)
+        lens[i] = strlen(argv[i]);
+    if (store_script(q->a->st, STORE_SCRIPT_ORGS, 1, 5, argv, lens, on_hset, p) < 0) {
+        http_unavailable(q);
+        return false;
+    }
+    return true;
+}
 
 /* Answers a PUT with the stored profile, and frees it. */
 static void put_answer(struct put *p)
@@ -141,14 +173,22 @@ static void on_hidden_set(void *arg, const store_reply *r)
     }
 }
 
-/* HSET answer: 201 when the field is new, else 200; a leader's hidden flag
- * is then recorded in the hidden set. */
+/* HSET answer (orgs.lua "hput" for leaders): 201 when the field is new,
+ * else 200, -1 over the org's quota; a leader's hidden flag is then
+ * recorded in the hidden set. */
 static void on_hset(void *arg, const store_reply *r)
 {
     struct put *p = arg;
     http_req *q = p->q;
     if (r == NULL || store_reply_is_error(r)) {
         put_fail(p);
+        return;
+    }
+    if (store_reply_int(r) < 0) {
+        quota_exceeded(q, "leaders", org_quotas_of(q->org)->leaders,
+                       "Erase one first (DELETE /v1/admin/leaders/{id})");
+        free(p->json);
+        free(p);
         return;
     }
     p->status = store_reply_int(r) == 1 ? 201 : 200;
@@ -183,7 +223,7 @@ static void on_team_checked(void *arg, const store_reply *r)
         free(p);
         return;
     }
-    if (!send_cmd(q, on_hset, p, 4, "HSET", p->hash, q->param[0], p->json)) {
+    if (!put_leader(p)) {
         free(p->json);
         free(p);
     }
@@ -233,7 +273,7 @@ void http_admin_leader_put(http_req *q)
         keys_org(teams, q->who.org, "teams");
         sent = send_cmd(q, on_team_checked, p, 3, "HEXISTS", teams, team);
     } else {
-        sent = send_cmd(q, on_hset, p, 4, "HSET", p->hash, q->param[0], p->json);
+        sent = put_leader(p);
     }
     json_decref(j);
     if (!sent) {
@@ -343,7 +383,7 @@ struct tok {
     http_req *q;
     auth_role role;
     char leader[EVENT_NAME_MAX + 1];
-    char token[AUTH_TOKEN_LEN + 1];
+    char token[AUTH_TOKEN_MAX + 1];
     char id[16];
     char sha[65];
 };
@@ -355,9 +395,9 @@ static bool token_script(struct tok *t, store_cb *cb, int argc, const char **arg
     char tokens[KEYS_MAX], ids[KEYS_MAX];
     keys_org(tokens, q->who.org, "tokens");
     keys_org(ids, q->who.org, "tokenids");
-    const char *all[6] = {tokens, ids};
-    size_t lens[6];
-    for (int i = 0; i < argc && i < 4; i++)
+    const char *all[7] = {tokens, ids};
+    size_t lens[7];
+    for (int i = 0; i < argc && i < 5; i++)
         all[2 + i] = argv[i];
     for (int i = 0; i < argc + 2; i++)
         lens[i] = strlen(all[i]);
@@ -375,6 +415,8 @@ static void on_token_created(void *arg, const store_reply *r)
     http_req *q = t->q;
     if (r == NULL || store_reply_is_error(r)) {
         http_unavailable(q);
+    } else if (store_reply_int(r) < 0) {
+        quota_exceeded(q, "tokens", org_quotas_of(q->org)->tokens, "Delete one first");
     } else {
         struct evbuffer *b = evbuffer_new();
         evbuffer_add_printf(b, "{\"id\":\"%s\",\"token\":\"%s\",\"role\":\"%s\",\"leader\":", t->id,
@@ -389,11 +431,12 @@ static void on_token_created(void *arg, const store_reply *r)
 /* Stores a minted token: hash -> identity, id -> hash, in one script. */
 static void write_token(struct tok *t)
 {
-    char value[128];
-    snprintf(value, sizeof(value), "%s %s %s", t->id, auth_role_name(t->role),
-             t->leader[0] ? t->leader : "-");
-    const char *argv[] = {"create", t->sha, value, t->id};
-    if (!token_script(t, on_token_created, 4, argv))
+    char value[160], most[24];
+    snprintf(value, sizeof(value), "%s %s %s %" PRId64, t->id, auth_role_name(t->role),
+             t->leader[0] ? t->leader : "-", org_incarnation(t->q->org));
+    util_i64toa(org_quotas_of(t->q->org)->tokens, most);
+    const char *argv[] = {"create", t->sha, value, t->id, most};
+    if (!token_script(t, on_token_created, 5, argv))
         free(t);
 }
 
@@ -447,7 +490,7 @@ void http_admin_token_post(http_req *q)
         free(t);
         return;
     }
-    if (auth_mint(t->token, t->id) < 0) {
+    if (auth_mint(q->who.org, t->token, t->id) < 0) {
         free(t);
         http_problem(q, 500, "internal", "No randomness available to make a token.", NULL);
         return;

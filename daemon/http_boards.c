@@ -26,7 +26,7 @@
 
 void http_challenges_list(http_req *q)
 {
-    const rules *r = ingest_rules(q->a->in);
+    const rules *r = http_read_rules(q);
     if (r == NULL) {
         http_unavailable(q);
         return;
@@ -40,7 +40,7 @@ void http_challenges_list(http_req *q)
 /* Finds the challenge named by the first path parameter, or answers 404. */
 static const rules_challenge *find_challenge(http_req *q)
 {
-    const rules *r = ingest_rules(q->a->in);
+    const rules *r = http_read_rules(q);
     if (r == NULL) {
         http_unavailable(q);
         return NULL;
@@ -163,7 +163,8 @@ static void on_leader(void *arg, int status, const char *json, size_t len)
 
 void http_leader_get(http_req *q)
 {
-    leaders_read(q->a, q->who.org, q->param[0], q->who.role == ROLE_ADMIN, on_leader, q);
+    leaders_read(q->a, q->who.org, http_read_rules(q), q->param[0], q->who.role == ROLE_ADMIN,
+                 on_leader, q);
 }
 
 /* A read of a challenge's closed periods. */

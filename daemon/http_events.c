@@ -17,6 +17,7 @@
 
 #include "http_server.h"
 #include "ingest.h"
+#include "orgs.h"
 #include "results.h"
 #include "util.h"
 
@@ -52,7 +53,7 @@ static void on_done(void *arg, ingest_status st, const event_batch *b, const ing
     }
     struct evbuffer *out = evbuffer_new();
     if (wants_text(q)) {
-        results_text(out, ingest_rules(q->a->in), res, b->n);
+        results_text(out, http_rules(q), res, b->n);
         http_reply_type(q, 200, "text/plain; charset=utf-8", out);
         return;
     }
@@ -61,11 +62,11 @@ static void on_done(void *arg, ingest_status st, const event_batch *b, const ing
         for (size_t i = 0; i < b->n; i++) {
             if (i)
                 evbuffer_add(out, ",", 1);
-            results_json(out, ingest_rules(q->a->in), &res[i]);
+            results_json(out, http_rules(q), &res[i]);
         }
         evbuffer_add(out, "]}\n", 3);
     } else {
-        results_json(out, ingest_rules(q->a->in), &res[0]);
+        results_json(out, http_rules(q), &res[0]);
         evbuffer_add(out, "\n", 1);
     }
     http_reply(q, 200, out);
@@ -121,7 +122,7 @@ void http_events_post(http_req *q)
     event_batch b = {0};
     errlist errs = {0};
     int rc;
-    if (ingest_rules(q->a->in) == NULL) {
+    if (http_rules(q) == NULL) {
         evhttp_add_header(evhttp_request_get_output_headers(q->r), "Retry-After", "5");
         http_problem(q, 503, "no-rules",
                      "No rules are loaded yet, so no event can be scored; nothing was stored.",
@@ -159,7 +160,16 @@ void http_events_post(http_req *q)
     }
     const char *prefer = http_header(q, "Prefer");
     bool minimal = prefer && strstr(prefer, "return=minimal");
-    rc = ingest_submit(q->a->in, q->who.org, &b, now, !minimal, &errs, on_done, q);
+    int64_t retry;
+    char ra[24], why[240];
+    if (!org_take_events(q->org, b.n, now, &retry, why, sizeof(why))) {
+        util_i64toa(retry, ra);
+        evhttp_add_header(evhttp_request_get_output_headers(q->r), "Retry-After", ra);
+        http_problem(q, 429, "rate-limited", why, NULL);
+        event_batch_free(&b);
+        return;
+    }
+    rc = ingest_submit(q->a->in, q->who.org, http_rules(q), &b, now, !minimal, &errs, on_done, q);
     if (rc == -2) {
         event_batch_free(&b);
         http_unavailable(q);

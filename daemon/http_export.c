@@ -33,6 +33,7 @@
 #include "ingest.h"
 #include "jsonw.h"
 #include "keys.h"
+#include "orgs.h"
 #include "results.h"
 #include "scoring.h"
 #include "store.h"
@@ -44,6 +45,7 @@
 struct export
 {
     app *a;
+    struct org *o;            /* held: its rules render the results */
     struct evhttp_request *r; /* NULL once evhttp freed it */
     struct evhttp_connection *evcon;
     char org[EVENT_NAME_MAX + 1];
@@ -62,8 +64,10 @@ static void fetch(struct export *x);
 /* Frees the export once its connection closed and no read is in flight. */
 static void export_release(struct export *x)
 {
-    if (x->gone && !x->reading)
+    if (x->gone && !x->reading) {
+        org_release(x->o);
         free(x);
+    }
 }
 
 /* The connection closed: the client left, or the answer ended. */
@@ -166,7 +170,7 @@ static void on_range(void *arg, const store_reply *r)
 {
     struct export *x = arg;
     x->reading = false;
-    const rules *rl = ingest_rules(x->a->in);
+    const rules *rl = org_rules_or_empty(x->o);
     if (x->gone) {
         export_release(x);
         return;
@@ -316,10 +320,12 @@ void http_export_get(http_req *q)
         bad(q, "/limit", "must be a whole number from 1 to 1000000000");
         return;
     }
+    x->o = org_hold(q->org);
     struct evhttp_request *r = http_detach(q);
     struct evhttp_connection *evcon = evhttp_request_get_connection(r);
     if (evcon == NULL) { /* the client left while its token was checked */
         evhttp_request_free(r);
+        org_release(x->o);
         free(x);
         return;
     }

@@ -47,7 +47,7 @@ static void on_unlocked(void *arg, const store_reply *r)
                  "The rescore did not finish (%s); the live board is unchanged.", rs->error);
         http_problem(q, 503, "rescore-failed", detail, NULL);
     } else {
-        boards_note_version(q->a->bc, rs->board, rs->version);
+        boards_note_version(q->a->bc, q->who.org, rs->board, rs->version);
         struct evbuffer *b = evbuffer_new();
         const char *colon = strchr(rs->board, ':');
         evbuffer_add_printf(b,
@@ -86,7 +86,7 @@ static void on_locked(void *arg, const store_reply *r)
 {
     struct rescore *rs = arg;
     http_req *q = rs->q;
-    const rules *rl = ingest_rules(q->a->in);
+    const rules *rl = http_rules(q);
     if (r == NULL || store_reply_is_error(r) || rl == NULL) {
         free(rs);
         http_unavailable(q);
@@ -108,7 +108,7 @@ static void on_locked(void *arg, const store_reply *r)
 
 void http_rescore_post(http_req *q)
 {
-    const rules *r = ingest_rules(q->a->in);
+    const rules *r = http_read_rules(q);
     if (r == NULL) {
         http_unavailable(q);
         return;

@@ -26,6 +26,7 @@
 #include "keys.h"
 #include "rules.h"
 #include "replay.h"
+#include "orgs.h"
 #include "rulesync.h"
 #include "store.h"
 #include "util.h"
@@ -554,7 +555,7 @@ static void on_applied(void *arg, rulesync_status st, int64_t version, int64_t a
 
 void http_rules_put(http_req *q)
 {
-    const char *file = rulesync_file(q->a->rs);
+    const char *file = rulesync_file(org_rulesync(q->org));
     char detail[DETAIL_MAX], buf[16], expected[24];
     errlist errs = {0};
     if (file) {
@@ -624,6 +625,6 @@ void http_rules_put(http_req *q)
         return;
     }
     json_decref(doc);
-    if (rulesync_apply(q->a->rs, body, len, r, expected, on_applied, q) < 0)
+    if (rulesync_apply(org_rulesync(q->org), body, len, r, expected, on_applied, q) < 0)
         http_unavailable(q);
 }

@@ -36,6 +36,8 @@
 #include "config.h"
 #include "ingest.h"
 #include "jsonw.h"
+#include "orgs.h"
+#include "rulesync.h"
 #include "query.h"
 #include "log.h"
 #include "store.h"
@@ -107,10 +109,18 @@ static void on_conn_close(struct evhttp_connection *evcon, void *arg)
     conn_remove(arg, evcon);
 }
 
-/* Who may use a route: anyone with a token (READ), reader and above
+/* Who may use a route: any token of an org (READ), reader and above
  * (STREAM, which also takes the token from a `token` query parameter:
- * EventSource cannot send headers), posters of events (EVENTS), admins. */
-typedef enum { ACCESS_NONE, ACCESS_READ, ACCESS_STREAM, ACCESS_EVENTS, ACCESS_ADMIN } access_kind;
+ * EventSource cannot send headers), posters of events (EVENTS), admins,
+ * or the operator, who may use the OPERATOR routes and no other. */
+typedef enum {
+    ACCESS_NONE,
+    ACCESS_READ,
+    ACCESS_STREAM,
+    ACCESS_EVENTS,
+    ACCESS_ADMIN,
+    ACCESS_OPERATOR
+} access_kind;
 
 static const struct route {
     enum evhttp_cmd_type method;
@@ -148,6 +158,11 @@ static const struct route {
     {EVHTTP_REQ_PUT, "/v1/rules", ACCESS_ADMIN, http_rules_put},
     {EVHTTP_REQ_GET, "/widget/podium-leaderboard.js", ACCESS_NONE, http_widget_js},
     {EVHTTP_REQ_GET, "/embed/*", ACCESS_NONE, http_embed_get},
+    {EVHTTP_REQ_POST, "/v1/orgs", ACCESS_OPERATOR, http_orgs_post},
+    {EVHTTP_REQ_GET, "/v1/orgs", ACCESS_OPERATOR, http_orgs_list},
+    {EVHTTP_REQ_GET, "/v1/orgs/*", ACCESS_OPERATOR, http_orgs_get},
+    {EVHTTP_REQ_PATCH, "/v1/orgs/*", ACCESS_OPERATOR, http_orgs_patch},
+    {EVHTTP_REQ_DELETE, "/v1/orgs/*", ACCESS_OPERATOR, http_orgs_delete},
 };
 
 /* The name of a method of the route table. */
@@ -162,6 +177,8 @@ static const char *method_name(enum evhttp_cmd_type m)
         return "PUT";
     case EVHTTP_REQ_DELETE:
         return "DELETE";
+    case EVHTTP_REQ_PATCH:
+        return "PATCH";
     default:
         return "?";
     }
@@ -175,6 +192,8 @@ static const char *phrase(int status)
         return "OK";
     case 201:
         return "Created";
+    case 202:
+        return "Accepted";
     case 204:
         return "No Content";
     case 304:
@@ -201,6 +220,8 @@ static const char *phrase(int status)
         return "Request Header Fields Too Large";
     case 422:
         return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
     case 500:
         return "Internal Server Error";
     case 501:
@@ -263,6 +284,7 @@ void http_reply_type(http_req *q, int status, const char *type, struct evbuffer 
     if (body)
         evbuffer_free(body);
     q->a->http->busy--;
+    org_release(q->org);
     free(q);
 }
 
@@ -427,7 +449,7 @@ void evhttp_send_error(struct evhttp_request *r, int status, const char *reason)
         slug = "method-not-implemented";
         snprintf(detail, sizeof(detail),
                  "The request method is not one HTTP/1.1 defines; podiumd serves GET, POST, "
-                 "PUT, DELETE and OPTIONS.");
+                 "PUT, PATCH, DELETE and OPTIONS.");
     } else {
         snprintf(detail, sizeof(detail), "The HTTP server refused this request.");
     }
@@ -480,8 +502,19 @@ struct evhttp_request *http_detach(http_req *q)
     struct evhttp_request *r = q->r;
     common_headers(q->a, r);
     q->a->http->busy--;
+    org_release(q->org);
     free(q);
     return r;
+}
+
+const rules *http_rules(const http_req *q)
+{
+    return q->org ? org_rules(q->org) : NULL;
+}
+
+const rules *http_read_rules(const http_req *q)
+{
+    return q->org ? org_rules_or_empty(q->org) : NULL;
 }
 
 void http_server_conn_closed(http_server *h, struct evhttp_connection *evcon)
@@ -524,6 +557,61 @@ struct pending {
     const struct route *rt;
 };
 
+/* Whether a role may use a route of this access kind. */
+static bool role_allowed(access_kind k, auth_role role)
+{
+    if (k == ACCESS_OPERATOR || role == ROLE_OPERATOR)
+        return k == ACCESS_OPERATOR && role == ROLE_OPERATOR;
+    return k == ACCESS_READ || (k == ACCESS_STREAM && role >= ROLE_READER) ||
+           (k == ACCESS_EVENTS && role != ROLE_READER) || role == ROLE_ADMIN;
+}
+
+/* Answers 403: the token's role may not use the route. */
+static void forbid(http_req *q, access_kind k, auth_role role)
+{
+    char detail[200];
+    if (role == ROLE_OPERATOR)
+        snprintf(detail, sizeof(detail),
+                 "The operator token manages orgs (/v1/orgs) and reads no org's leaders, "
+                 "events or boards; use a token of the org.");
+    else
+        snprintf(detail, sizeof(detail), "%s %s token cannot do this; it needs %s.",
+                 role == ROLE_INGEST || role == ROLE_ADMIN ? "An" : "A", auth_role_name(role),
+                 k == ACCESS_ADMIN      ? "an admin token"
+                 : k == ACCESS_OPERATOR ? "the operator token"
+                 : k == ACCESS_STREAM   ? "a reader, ingest or admin token"
+                                        : "a leader, ingest or admin token");
+    http_problem(q, 403, "forbidden", detail, NULL);
+}
+
+/* The org of a pending request is known: a token of an org that is not
+ * served is refused first (401, 403 suspended), then one whose role may
+ * not use the route (403); else the handler runs. */
+static void on_org_pending(void *arg, struct org *o)
+{
+    struct pending *p = arg;
+    http_req *q = &p->q;
+    q->org = o;
+    if (o == NULL) {
+        http_unavailable(q);
+        return;
+    }
+    int status;
+    const char *slug, *why = org_refusal(o, q->who.incarnation, &status, &slug);
+    if (why) {
+        if (status == 401)
+            evhttp_add_header(evhttp_request_get_output_headers(q->r), "WWW-Authenticate",
+                              "Bearer realm=\"podium\"");
+        http_problem(q, status, slug, why, NULL);
+        return;
+    }
+    if (!role_allowed(p->rt->access, q->who.role)) {
+        forbid(q, p->rt->access, q->who.role);
+        return;
+    }
+    p->rt->handler(q);
+}
+
 /* Auth answer for a pending request. */
 static void on_auth_pending(void *arg, const auth_identity *who, bool unavailable)
 {
@@ -542,22 +630,14 @@ static void on_auth_pending(void *arg, const auth_identity *who, bool unavailabl
         return;
     }
     q->who = *who;
-    bool allowed = p->rt->access == ACCESS_READ ||
-                   (p->rt->access == ACCESS_STREAM && who->role >= ROLE_READER) ||
-                   (p->rt->access == ACCESS_EVENTS && who->role != ROLE_READER) ||
-                   who->role == ROLE_ADMIN;
-    if (!allowed) {
-        char detail[160];
-        snprintf(detail, sizeof(detail), "%s %s token cannot do this; it needs %s.",
-                 who->role == ROLE_INGEST || who->role == ROLE_ADMIN ? "An" : "A",
-                 auth_role_name(who->role),
-                 p->rt->access == ACCESS_ADMIN    ? "an admin token"
-                 : p->rt->access == ACCESS_STREAM ? "a reader, ingest or admin token"
-                                                  : "a leader, ingest or admin token");
-        http_problem(q, 403, "forbidden", detail, NULL);
+    if (who->role == ROLE_OPERATOR || p->rt->access == ACCESS_OPERATOR) {
+        if (role_allowed(p->rt->access, who->role))
+            p->rt->handler(q);
+        else
+            forbid(q, p->rt->access, who->role);
         return;
     }
-    p->rt->handler(q);
+    orgs_acquire(q->a->orgs, who->org, on_org_pending, p); /* may answer before returning */
 }
 
 /* /livez and /readyz. */
@@ -571,7 +651,10 @@ static bool health(app *a, struct evhttp_request *r, const char *path)
         return true;
     }
     if (strcmp(path, "/readyz") == 0) {
-        bool redis = store_ready(a->st), have_rules = ingest_rules(a->in) != NULL;
+        struct org *dflt = orgs_find(a->orgs, ORG_DEFAULT);
+        bool redis = store_ready(a->st), have_rules = dflt && org_rules(dflt) != NULL;
+        if (dflt)
+            rulesync_touch(org_rulesync(dflt)); /* readiness follows the stored rules */
         bool ready = redis && have_rules && !a->stopping;
         struct evbuffer *b = evbuffer_new();
         evbuffer_add_printf(b, "{\"ready\":%s,\"redis\":%s,\"rules\":%s,\"stopping\":%s}\n",
@@ -675,7 +758,7 @@ static void on_request(struct evhttp_request *r, void *arg)
 
     const char *authz = evhttp_find_header(evhttp_request_get_input_headers(r), "Authorization");
     const char *token = NULL;
-    char qtoken[AUTH_TOKEN_LEN + 2]; /* never logged: it is a credential */
+    char qtoken[AUTH_TOKEN_MAX + 2]; /* never logged: it is a credential */
     if (authz && strncasecmp(authz, "Bearer ", 7) == 0)
         token = authz + 7;
     else if (authz == NULL && rt->access == ACCESS_STREAM &&

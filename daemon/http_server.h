@@ -27,10 +27,13 @@ typedef struct http_server http_server;
 
 #define HTTP_MAX_PARAMS 3
 
+struct org;
+
 typedef struct http_req {
     struct evhttp_request *r;
     app *a;
     auth_identity who;
+    struct org *org; /* the token's org, held until the answer; NULL for the operator */
     const char *param[HTTP_MAX_PARAMS]; /* path segments matched by {...} */
     char path[512];                     /* decoded path; params point into it */
     const char *query;                  /* raw query string, "" if none */
@@ -85,6 +88,10 @@ const char *http_query(const http_req *q, const char *name, char *buf, size_t bu
 const char *http_body(http_req *q, size_t *len);
 /* Request header value, or NULL. */
 const char *http_header(const http_req *q, const char *name);
+/* The rules in force in the request's org, or NULL when it stored none. */
+const struct rules *http_rules(const http_req *q);
+/* The same for reads: an org that stored none has no challenges. */
+const struct rules *http_read_rules(const http_req *q);
 
 /* Handlers, one family per file. */
 void http_events_post(http_req *q);
@@ -117,5 +124,10 @@ void http_webhooks_test(http_req *q);
 void http_webhooks_deliveries(http_req *q);
 void http_widget_js(http_req *q);
 void http_embed_get(http_req *q);
+void http_orgs_post(http_req *q);
+void http_orgs_list(http_req *q);
+void http_orgs_get(http_req *q);
+void http_orgs_patch(http_req *q);
+void http_orgs_delete(http_req *q);
 
 #endif

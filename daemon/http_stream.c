@@ -96,7 +96,7 @@ static void bad_query(http_req *q, const char *pointer, const char *msg)
 /* Fills p from the request; answers and returns false when it is bad. */
 static bool read_params(http_req *q, sse_params *p)
 {
-    const rules *r = ingest_rules(q->a->in);
+    const rules *r = http_read_rules(q);
     if (r == NULL) {
         http_unavailable(q);
         return false;

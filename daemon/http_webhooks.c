@@ -18,8 +18,8 @@
  * carry their credentials in the path): answers show only its scheme, host
  * and port, and no message or log line holds it. Input is checked whole
  * before the first write, so a refused request stores nothing. An org has
- * at most ENDPOINTS_MAX endpoints, which bounds a listing and the work of
- * each enqueue.
+ * at most its webhooks quota of endpoints (quota_webhooks, 50 by default),
+ * which bounds a listing and the work of each enqueue.
  */
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -32,8 +32,10 @@
 #include <strings.h>
 
 #include "config.h"
+#include "due.h"
 #include "http_server.h"
 #include "keys.h"
+#include "orgs.h"
 #include "store.h"
 #include "util.h"
 #include "webhook.h"
@@ -41,7 +43,6 @@
 
 #define URL_MAX_BYTES 2048
 #define EVENTS_MAX    8
-#define ENDPOINTS_MAX 50 /* webhooks per org */
 
 /* Answers 422 with errs if there are any; true if the input was fine. */
 static bool input_ok(http_req *q, errlist *errs)
@@ -177,8 +178,8 @@ static void reg_free(struct reg *g)
     free(g);
 }
 
-/* outbox.lua register's answer: 1 stored, -1 the org has ENDPOINTS_MAX
- * endpoints already, 0 the id is taken (as good as impossible: retry). */
+/* outbox.lua register's answer: 1 stored, -1 the org has as many endpoints
+ * as its quota, 0 the id is taken (as good as impossible: retry). */
 static void on_registered(void *arg, const store_reply *r)
 {
     struct reg *g = arg;
@@ -187,11 +188,12 @@ static void on_registered(void *arg, const store_reply *r)
     if (r == NULL || store_reply_is_error(r) || rc == 0) {
         http_unavailable(q);
     } else if (rc < 0) {
-        char detail[160];
+        char detail[200];
         snprintf(detail, sizeof(detail),
-                 "This organisation has %d webhooks, the most it may have; delete one first.",
-                 ENDPOINTS_MAX);
-        http_problem(q, 409, "too-many-webhooks", detail, NULL);
+                 "This organisation has %" PRId64 " webhooks, the most its quota allows; "
+                 "nothing was stored. Delete one first, or ask the operator for more.",
+                 org_quotas_of(q->org)->webhooks);
+        http_problem(q, 409, "quota-exceeded", detail, NULL);
     } else {
         json_t *v = endpoint_view(g->id, g->stored);
         json_object_set_new(v, "secret", json_string(g->secret));
@@ -200,8 +202,8 @@ static void on_registered(void *arg, const store_reply *r)
     reg_free(g);
 }
 
-/* SADD of the org into the set of polled orgs, made before the endpoint
- * exists so that no endpoint is ever left unpolled: now store it. */
+/* The org's entry in the due index of outboxes, made before the endpoint
+ * exists so that no outbox is ever forgotten: now store it. */
 static void on_org_noted(void *arg, const store_reply *r)
 {
     struct reg *g = arg;
@@ -215,7 +217,8 @@ static void on_org_noted(void *arg, const store_reply *r)
     keys_org(k1, q->who.org, "webhooks");
     keys_org(k2, q->who.org, "wh:due");
     keys_org(k3, q->who.org, "wh:out");
-    snprintf(max, sizeof(max), "%d", ENDPOINTS_MAX);
+    int64_t quota = org_quotas_of(q->org)->webhooks;
+    snprintf(max, sizeof(max), "%" PRId64, quota > 0 ? quota : INT64_MAX);
     const char *argv[] = {k1, k2, k3, "register", g->id, g->stored, max};
     size_t lens[7];
     for (int i = 0; i < 7; i++)
@@ -289,9 +292,8 @@ void http_webhooks_post(http_req *q)
     json_decref(stored);
     json_decref(j);
     OPENSSL_cleanse(key, sizeof(key));
-    const char *argv[] = {"SADD", keys_webhook_orgs, q->who.org};
-    size_t lens[] = {4, strlen(keys_webhook_orgs), strlen(q->who.org)};
-    if (store_command(q->a->st, on_org_noted, g, 3, argv, lens) < 0) {
+    if (due_schedule_cb(q->a->due, DUE_WEBHOOK, q->who.org, util_now_ms() + DUE_HEARTBEAT_MS,
+                        on_org_noted, g) < 0) {
         http_unavailable(q);
         reg_free(g);
     }

@@ -33,6 +33,7 @@
 
 #include "config.h"
 #include "http_server.h"
+#include "orgs.h"
 #include "ingest.h"
 #include "rules.h"
 #include "util.h"
@@ -157,15 +158,18 @@ static void attr_from_query(struct evbuffer *b, http_req *q, const char *name, s
     evbuffer_add(b, "\"", 1);
 }
 
-void http_embed_get(http_req *q)
+/* The embed page's org is known: answer the page. */
+static void on_embed_org(void *arg, struct org *o)
 {
-    const rules *r = ingest_rules(q->a->in);
-    if (r == NULL) {
+    http_req *q = arg;
+    q->org = o;
+    const rules *r = o && org_get_state(o) == ORG_ACTIVE ? org_rules_or_empty(o) : NULL;
+    if (o == NULL) {
         embed_error(q, 503, "The leaderboard is not available yet; try again in a moment.");
         return;
     }
     const char *id = q->param[0];
-    if (!util_valid_id(id) || rules_challenge_index(r, id) < 0) {
+    if (r == NULL || !util_valid_id(id) || rules_challenge_index(r, id) < 0) {
         char what[200];
         snprintf(what, sizeof(what),
                  "There is no challenge \"%.64s\" on this Podium server: check the address "
@@ -183,7 +187,7 @@ void http_embed_get(http_req *q)
                            "</head>\n<body>\n<podium-leaderboard challenge=\"");
     html_text(b, id);
     evbuffer_add(b, "\"", 1);
-    attr_from_query(b, q, "token", 128, "_-");
+    attr_from_query(b, q, "token", AUTH_TOKEN_MAX, "_-.");
     attr_from_query(b, q, "period", 32, "-:");
     char limit[8];
     if (http_query(q, "limit", limit, sizeof(limit)) && strlen(limit) <= 3 &&
@@ -195,4 +199,23 @@ void http_embed_get(http_req *q)
         evbuffer_add_printf(b, " theme=\"%s\"", theme);
     evbuffer_add_printf(b, "></podium-leaderboard>\n</body>\n</html>\n");
     http_reply_type(q, 200, "text/html; charset=utf-8", b);
+}
+
+void http_embed_get(http_req *q)
+{
+    /* The page takes no token itself: its org is the `org` parameter, else
+     * the one its `token` names, else default. */
+    char org[ORG_ID_MAX + 1] = ORG_DEFAULT, token[AUTH_TOKEN_MAX + 2];
+    if (http_query(q, "org", org, sizeof(org))) {
+        if (!util_valid_id(org)) {
+            embed_error(q, 404,
+                        "There is no such organisation on this Podium server: check "
+                        "the address of this frame.");
+            return;
+        }
+    } else if (!http_query(q, "token", token, sizeof(token)) ||
+               !auth_token_org(token, org, sizeof(org))) {
+        snprintf(org, sizeof(org), "%s", ORG_DEFAULT);
+    }
+    orgs_acquire(q->a->orgs, org, on_embed_org, q);
 }

@@ -1,17 +1,18 @@
 /*
  * ingest.c - gathers requests into batched, atomic score.lua calls.
  *
- * Submit (synchronous): each event is checked against the rules in force
+ * Submit (synchronous): each event is checked against the rules of its org
  * and its work is planned (scoring.h): points and the challenges it counts
- * in. The request becomes a
- * `group` on the queue, holding a reference to the rules it was checked
- * against (struct rulesref), so a SIGHUP reload never changes a request
+ * in. The request becomes a `group` on the queue, holding the rules it was
+ * checked against (rules_hold), so a new version never changes a request
  * halfway.
  *
  * Flush (timer): groups of one org are taken off the queue up to
- * max_events and turned into one score.lua call by a scorecall (scoring.c).
- * At most MAX_INFLIGHT calls are in flight;
- * a reply re-arms the flush when requests are waiting.
+ * max_events and turned into one score.lua call by a scorecall (scoring.c);
+ * a call's keys all carry its org's hash tag. At most MAX_INFLIGHT_ORG calls
+ * of one org are in flight, so that under load an org's requests gather
+ * into bigger calls, and MAX_INFLIGHT in all, so that many orgs' calls go
+ * out side by side; a reply re-arms the flush when requests are waiting.
  *
  * Ownership: a group owns its event_batch and frees it after `done`.
  */
@@ -27,18 +28,14 @@
 #include "store.h"
 #include "util.h"
 
-#define MAX_INFLIGHT 4
-
-typedef struct rulesref {
-    rules *r;
-    unsigned refs;
-} rulesref;
+#define MAX_INFLIGHT_ORG 4
+#define MAX_INFLIGHT     64
 
 struct group {
     struct group *next;
     char org[EVENT_NAME_MAX + 1];
     event_batch b;
-    rulesref *rr;
+    rules *r; /* a hold on the rules it was checked against */
     score_plan *plans;
     score_std *stds;
     bool ranks; /* the caller wants ranks in the standings */
@@ -46,14 +43,23 @@ struct group {
     void *arg;
 };
 
+/* A call in flight: the groups it carries, in order. */
+struct call {
+    ingest *in;
+    struct call *prev, *next; /* in the list of calls in flight */
+    char org[EVENT_NAME_MAX + 1];
+    struct group *groups;
+    size_t n_groups;
+};
+
 struct ingest {
     struct event_base *base;
     store *st;
     ingest_options o;
-    rulesref *cur;
     struct group *head, *tail;
     size_t queued, busy;
     int inflight;
+    struct call *calls; /* in flight */
     struct event *timer;
     bool armed;
     uint64_t seq;
@@ -61,27 +67,11 @@ struct ingest {
     scorecall *call; /* buffers of the call being built */
 };
 
-/* A call in flight: the groups it carries, in order. */
-struct call {
-    ingest *in;
-    struct group *groups;
-    size_t n_groups;
-};
-
-/* Drops a reference to a rule set, freeing it with the last one. */
-static void rulesref_put(rulesref *rr)
-{
-    if (rr && --rr->refs == 0) {
-        rules_free(rr->r);
-        free(rr);
-    }
-}
-
 /* Frees a group and what it owns. */
 static void group_free(struct group *g)
 {
     event_batch_free(&g->b);
-    rulesref_put(g->rr);
+    rules_free(g->r);
     free(g->plans);
     free(g->stds);
     free(g);
@@ -147,25 +137,8 @@ void ingest_free(ingest *in)
         group_fail(g, INGEST_UNAVAILABLE);
     }
     event_free(in->timer);
-    rulesref_put(in->cur);
     scorecall_free(in->call);
     free(in);
-}
-
-void ingest_set_rules(ingest *in, rules *r)
-{
-    rulesref *rr = calloc(1, sizeof(*rr));
-    if (rr == NULL)
-        abort();
-    rr->r = r;
-    rr->refs = 1;
-    rulesref_put(in->cur);
-    in->cur = rr;
-}
-
-const rules *ingest_rules(const ingest *in)
-{
-    return in->cur ? in->cur->r : NULL;
 }
 
 size_t ingest_busy(const ingest *in)
@@ -173,12 +146,11 @@ size_t ingest_busy(const ingest *in)
     return in->busy;
 }
 
-int ingest_submit(ingest *in, const char *org, event_batch *b, int64_t now_ms, bool ranks,
-                  errlist *errs, ingest_done_fn *done, void *arg)
+int ingest_submit(ingest *in, const char *org, const rules *r, event_batch *b, int64_t now_ms,
+                  bool ranks, errlist *errs, ingest_done_fn *done, void *arg)
 {
-    if (in->cur == NULL || !store_ready(in->st))
+    if (r == NULL || !store_ready(in->st))
         return -2;
-    const rules *r = in->cur->r;
     struct group *g = calloc(1, sizeof(*g));
     score_plan *plans = calloc(b->n, sizeof(*plans));
     score_std *stds = calloc(b->n * r->n_challenges + 1, sizeof(*stds));
@@ -207,8 +179,7 @@ int ingest_submit(ingest *in, const char *org, event_batch *b, int64_t now_ms, b
     snprintf(g->org, sizeof(g->org), "%s", org);
     g->b = *b;
     memset(b, 0, sizeof(*b));
-    g->rr = in->cur;
-    g->rr->refs++;
+    g->r = rules_hold(r);
     g->plans = plans;
     g->stds = stds;
     g->ranks = ranks;
@@ -221,8 +192,7 @@ int ingest_submit(ingest *in, const char *org, event_batch *b, int64_t now_ms, b
     in->tail = g;
     in->queued += g->b.n;
     in->busy++;
-    if (in->inflight < MAX_INFLIGHT)
-        arm(in);
+    arm(in);
     return 0;
 }
 
@@ -298,13 +268,20 @@ static void on_reply(void *arg, const store_reply *r)
     struct call *c = arg;
     ingest *in = c->in;
     in->inflight--;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        in->calls = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
     bool ok = r && !store_reply_is_error(r) && store_reply_len(r) == c->n_groups + 1;
     if (r && store_reply_is_error(r))
         log_err("score.lua failed: %s", store_reply_str(r, NULL));
     if (ok && in->o.on_version) {
         const store_reply *v = store_reply_at(r, 0);
         for (size_t i = 0; i + 1 < store_reply_len(v); i += 2)
-            in->o.on_version(in->o.on_version_arg, store_reply_str(store_reply_at(v, i), NULL),
+            in->o.on_version(in->o.on_version_arg, c->org,
+                             store_reply_str(store_reply_at(v, i), NULL),
                              store_reply_int(store_reply_at(v, i + 1)));
     }
     size_t i = 1;
@@ -322,17 +299,25 @@ static void on_reply(void *arg, const store_reply *r)
         arm(in);
 }
 
-/* Sends the queued requests of the first org as one call. */
-static void flush(ingest *in)
+/* Calls of org in flight. */
+static int org_inflight(const ingest *in, const char *org)
 {
-    if (in->head == NULL || in->inflight >= MAX_INFLIGHT)
-        return;
+    int n = 0;
+    for (const struct call *c = in->calls; c; c = c->next)
+        n += strcmp(c->org, org) == 0;
+    return n;
+}
+
+/* Sends the queued requests of org as one call, in queue order. */
+static void send_org(ingest *in, const char *org_)
+{
     struct call *c = calloc(1, sizeof(*c));
     if (c == NULL)
         abort();
     c->in = in;
+    snprintf(c->org, sizeof(c->org), "%s", org_);
+    const char *org = c->org;
     size_t events = 0;
-    const char *org = in->head->org;
     scorecall_opts o = {.idempotency_ttl = in->o.idempotency_ttl};
     scorecall_begin(in->call, org, util_now_ms(), &o);
     struct group **tailp = &c->groups, *g, **prev = &in->head;
@@ -345,7 +330,7 @@ static void flush(ingest *in)
             break;
         *prev = g->next;
         g->next = NULL;
-        scorecall_add(in->call, g->rr->r, g->b.v, g->plans, g->stds, g->b.n, g->ranks);
+        scorecall_add(in->call, g->r, g->b.v, g->plans, g->stds, g->b.n, g->ranks);
         events += g->b.n;
         *tailp = g;
         tailp = &g->next;
@@ -361,8 +346,23 @@ static void flush(ingest *in)
     const size_t *lens;
     int argc = scorecall_finish(in->call, &nkeys, &argv, &lens);
     in->inflight++;
+    c->next = in->calls;
+    if (in->calls)
+        in->calls->prev = c;
+    in->calls = c;
     if (store_script(in->st, STORE_SCRIPT_SCORE, nkeys, argc, argv, lens, on_reply, c) < 0)
         on_reply(c, NULL);
-    if (in->head && in->inflight < MAX_INFLIGHT)
-        arm(in);
+}
+
+/* Sends a call for each org with requests waiting and room in flight. */
+static void flush(ingest *in)
+{
+    while (in->head && in->inflight < MAX_INFLIGHT) {
+        struct group *g = in->head;
+        while (g && org_inflight(in, g->org) >= MAX_INFLIGHT_ORG)
+            g = g->next;
+        if (g == NULL)
+            return; /* every waiting org is busy: a reply flushes again */
+        send_org(in, g->org);
+    }
 }

@@ -77,8 +77,22 @@
  *   podium:{org}:wh:key:{k}         string  dedupe key k of an enqueued payload (as
  *                                         "closed:weekly:2026-W48"), 4 days TTL
  *   podium:{org}:wh:hist:{e}        list  endpoint e's newest 100 finished deliveries, JSON
- *   podium:webhook-orgs             set   orgs that have registered a webhook: the ones whose
- *                                         outbox the daemons poll (no hash tag: not an org's)
+ *   podium:{org}:usage              hash  events (events logged in all), w:{ISO week, UTC} (events
+ *                                         logged that week): an operator's view of the org
+ *                                         (score.lua)
+ *
+ * Keys of the deployment, not of one org, share the hash tag {#} ('#' is in
+ * no org id, so no org's key has it):
+ *
+ *   podium:{#}:org:{id}             hash  the registry entry of org id: name, state ("creating",
+ *                                         "active", "suspended", "deleting"), created and updated
+ *                                         (Unix ms), quota overrides q_leaders, q_tokens,
+ *                                         q_webhooks, q_eps, and a deletion's progress (orgs.lua)
+ *   podium:{#}:orgids               zset  every org id with score 0: the registry in id order
+ *   podium:{#}:due:{kind}           zset  org id -> Unix ms when background work of that kind is
+ *                                         due in the org, or a claim's lease end (due.lua): kind
+ *                                         c periods to close, digests and retention (closer.c),
+ *                                         w the webhook outbox (webhook.c), d deletion (orgs.c)
  */
 #ifndef PODIUM_KEYS_H
 #define PODIUM_KEYS_H
@@ -112,7 +126,11 @@
 #define keys_closedp(buf, org, ch)   snprintf((buf), KEYS_MAX, "podium:{%s}:closedp:%s", (org), (ch))
 #define keys_lock(buf, org, what, id)                                                              \
     snprintf((buf), KEYS_MAX, "podium:{%s}:lock:%s:%s", (org), (what), (id))
-#define keys_webhook_orgs "podium:webhook-orgs"
+#define keys_registry(buf, org) snprintf((buf), KEYS_MAX, "podium:{#}:org:%s", (org))
+#define keys_orgids             "podium:{#}:orgids"
+#define keys_due(buf, kind)     snprintf((buf), KEYS_MAX, "podium:{#}:due:%c", (kind))
+/* Before due.c: the orgs whose outbox the daemons polled; read once to move them over. */
+#define keys_webhook_orgs_v1 "podium:webhook-orgs"
 #define keys_idem(buf, org, day)                                                                   \
     snprintf((buf), KEYS_MAX, "podium:{%s}:idem:%" PRId64, (org), (day))
 

@@ -33,6 +33,7 @@ static const period all_period = {PERIOD_ALL_START, PERIOD_ALL_END, "all"};
 /* A leader read in flight: the boards asked for, in reply order. */
 struct leader_read {
     app *a;
+    rules *r; /* a hold on the org's rules, which name the boards read */
     char org[EVENT_NAME_MAX + 1];
     char id[EVENT_NAME_MAX + 1];
     bool admin;
@@ -44,6 +45,13 @@ struct leader_read {
         period per;
     } boards[2 * RULES_MAX_CHALLENGES];
 };
+
+/* Frees a read and its hold on the rules. */
+static void leader_read_free(struct leader_read *lr)
+{
+    rules_free(lr->r);
+    free(lr);
+}
 
 /* The current streak of a day state "day:mask:streak" (score.lua): the
  * streak while its last active day is today or yesterday, else 0. */
@@ -186,16 +194,16 @@ static void adjustments_json(struct evbuffer *b, const store_reply *list, bool a
 static void on_leader(void *arg, const store_reply *r)
 {
     struct leader_read *lr = arg;
-    const rules *rl = ingest_rules(lr->a->in);
+    const rules *rl = lr->r;
     if (r == NULL || store_reply_is_error(r) || rl == NULL) {
         lr->cb(lr->arg, 503, NULL, 0);
-        free(lr);
+        leader_read_free(lr);
         return;
     }
     const char *profile = store_reply_str(store_reply_at(r, 0), NULL);
     if (profile == NULL) {
         lr->cb(lr->arg, 404, NULL, 0);
-        free(lr);
+        leader_read_free(lr);
         return;
     }
     const store_reply *scores = store_reply_at(r, 1), *days = store_reply_at(r, 4);
@@ -237,12 +245,12 @@ static void on_leader(void *arg, const store_reply *r)
     size_t len = evbuffer_get_length(b);
     lr->cb(lr->arg, 200, (const char *)evbuffer_pullup(b, -1), len);
     evbuffer_free(b);
-    free(lr);
+    leader_read_free(lr);
 }
 
-void leaders_read(app *a, const char *org, const char *id, bool admin, leaders_cb *cb, void *arg)
+void leaders_read(app *a, const char *org, const rules *r, const char *id, bool admin,
+                  leaders_cb *cb, void *arg)
 {
-    const rules *r = ingest_rules(a->in);
     if (r == NULL) {
         cb(arg, 503, NULL, 0);
         return;
@@ -255,6 +263,7 @@ void leaders_read(app *a, const char *org, const char *id, bool admin, leaders_c
     if (lr == NULL)
         abort();
     lr->a = a;
+    lr->r = rules_hold(r);
     snprintf(lr->org, sizeof(lr->org), "%s", org);
     snprintf(lr->id, sizeof(lr->id), "%s", id);
     lr->admin = admin;
@@ -302,7 +311,7 @@ void leaders_read(app *a, const char *org, const char *id, bool admin, leaders_c
         lens[i] = strlen(argv[i]);
     if (store_script(a->st, STORE_SCRIPT_LEADER, (int)n, (int)argc, argv, lens, on_leader, lr) <
         0) {
-        free(lr);
+        leader_read_free(lr);
         cb(arg, 503, NULL, 0);
     }
 }

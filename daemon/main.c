@@ -3,17 +3,18 @@
  *
  * Start-up order: config (defaults, file, --flags, checks), logging, the
  * embedded Redis when none is configured, the store, the read cache, auth,
- * the batcher, the webhook engine, the SSE hub and the push channel (board
- * changes go from the read cache's listener to both), the rules (rulesync.c:
- * the rules file, or the rule set in Redis once the store is ready), the
- * closer, the admin token, then the HTTP listener. Everything runs on one
- * event_base. Signals are libevent events: SIGTERM and SIGINT stop accepting
- * requests, closing periods and claiming webhook deliveries, end the SSE
- * streams, answer what is in flight and let webhook attempts finish (those
- * still running RELEASE_MS before the drain's end go back to the outbox),
- * then leave the loop;
- * SIGHUP reloads the rules file (a bad file keeps the running rules and says
- * why); SIGCHLD reaps the embedded Redis.
+ * the batcher, the due index of background work, the webhook engine, the
+ * SSE hub, the orgs (orgs.c: each org's rules and push channel; board
+ * changes go from the read cache's listener to both; org default's rules
+ * from the rules file, or from Redis once the store is ready), the closer,
+ * the admin and operator tokens, then the HTTP and RPC listeners.
+ * Everything runs on one event_base. Signals are libevent events: SIGTERM
+ * and SIGINT stop accepting requests, claiming background work (closes,
+ * webhook deliveries), end the SSE streams, answer what is in flight and
+ * let webhook attempts finish (those still running RELEASE_MS before the
+ * drain's end go back to the outbox), then leave the loop; SIGHUP reloads
+ * the rules file (a bad file keeps the running rules and says why); SIGCHLD
+ * reaps the embedded Redis.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -36,6 +37,9 @@
 #include "rpc_server.h"
 #include "rules.h"
 #include "closer.h"
+#include "due.h"
+#include "orgerase.h"
+#include "orgs.h"
 #include "rulesync.h"
 #include "sdnotify.h"
 #include "sse.h"
@@ -52,8 +56,7 @@ struct daemon {
     app a;
     config cfg;
     embedded_redis *er;
-    closer *cl;
-    rpc_server *rpc; /* NULL when rpc_listen is empty */
+    orgerase *erase;
     struct event *sigs[4];
     struct event *drain, *watchdog;
     int64_t drain_started;
@@ -78,7 +81,8 @@ static void on_store_ready(void *arg, bool ready)
         log_warn("redis: not ready; writes answer 503 until it is back");
         return;
     }
-    rulesync_store_ready(d->a.rs, true);
+    orgs_store_ready(d->a.orgs, true);
+    webhook_store_ready(d->a.wh);
     if (!d->notified_ready) {
         d->notified_ready = true;
         sdnotify("READY=1");
@@ -92,23 +96,43 @@ static void on_board_change(void *arg, const char *org, const char *board, int64
                             bool local)
 {
     app *a = arg;
-    if (local)
-        push_note(a->push, board, version);
+    struct org *o = local ? orgs_find(a->orgs, org) : NULL;
+    if (o)
+        org_note_board(o, board, version);
     sse_board_changed(a->sse, org, board, version);
 }
 
-/* The closer announced a closed period (push.c). */
+/* The closer announced a closed period (an org's push channel). */
 static void on_period_closed(void *arg, const char *org, const char *ch, const char *per)
 {
     app *a = arg;
     sse_period_closed(a->sse, org, ch, per);
 }
 
-/* The push channel was (re)subscribed: streams look again. */
-static void on_push_resync(void *arg)
+/* An org's push channel was (re)subscribed: its streams look again. */
+static void on_push_resync(void *arg, const char *org)
 {
     app *a = arg;
-    sse_resync(a->sse);
+    sse_resync(a->sse, org);
+}
+
+/* Other rules are in force in an org: its next close may be due sooner. */
+static void on_org_rules(void *arg, struct org *o)
+{
+    app *a = arg;
+    closer_rules_changed(a->closer, o);
+}
+
+/* An org was suspended, resumed or went: streams of an org not served end. */
+static void on_org_state(void *arg, struct org *o)
+{
+    app *a = arg;
+    sse_org_state(a->sse, org_id(o), org_get_state(o) == ORG_ACTIVE);
+    rpc_server_org_changed(a->rpc, org_id(o));
+    if (org_get_state(o) == ORG_ACTIVE) { /* resumed: what waited is due now */
+        due_schedule(a->due, DUE_CLOSE, org_id(o), 0);
+        due_schedule(a->due, DUE_WEBHOOK, org_id(o), 0);
+    }
 }
 
 /* Drain timer: leave the loop when nothing is in flight any more. */
@@ -118,7 +142,7 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
     int64_t elapsed = util_now_ms() - d->drain_started;
     if (elapsed > DRAIN_MAX_MS - RELEASE_MS)
         webhook_release(d->a.wh); /* what did not finish goes back to the outbox */
-    size_t busy = http_server_busy(d->a.http) + rpc_server_busy(d->rpc) + ingest_busy(d->a.in) +
+    size_t busy = http_server_busy(d->a.http) + rpc_server_busy(d->a.rpc) + ingest_busy(d->a.in) +
                   webhook_busy(d->a.wh);
     if (busy == 0 || elapsed > DRAIN_MAX_MS) {
         if (busy)
@@ -144,9 +168,11 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
                  sig == SIGTERM ? "SIGTERM" : "SIGINT");
         sdnotify("STOPPING=1");
         d->a.stopping = true;
-        closer_stop(d->cl);
+        due_stop(d->a.due);
+        closer_stop(d->a.closer);
+        orgerase_stop(d->erase);
         http_server_close(d->a.http);
-        rpc_server_close(d->rpc);
+        rpc_server_close(d->a.rpc);
         webhook_stop(d->a.wh);
         sse_shutdown(d->a.sse); /* streams end now; their last bytes count as busy */
         d->drain_started = util_now_ms();
@@ -154,7 +180,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         break;
     case SIGHUP:
         sdnotify("RELOADING=1");
-        if (d->cfg.rules_file[0] && !rulesync_load_file(d->a.rs))
+        if (d->cfg.rules_file[0] && !orgs_load_rules_file(d->a.orgs))
             log_err("rules: reload failed; the running rules stay in force");
         sdnotify("READY=1");
         break;
@@ -304,25 +330,28 @@ int main(int argc, char **argv)
                          .on_version = boards_note_version,
                          .on_version_arg = a->bc};
     a->in = ingest_new(a->base, a->st, &io);
-    a->wh = webhook_new(a->base, a->st, &d.cfg);
-    if (a->st == NULL || a->bc == NULL || a->au == NULL || a->in == NULL || a->wh == NULL)
+    a->due = due_new(a->base, a->st);
+    if (a->st == NULL || a->bc == NULL || a->au == NULL || a->in == NULL || a->due == NULL)
         goto out;
+    orgs_hooks oh = {.rules = on_org_rules,
+                     .state = on_org_state,
+                     .closed = on_period_closed,
+                     .resync = on_push_resync,
+                     .arg = a};
+    a->orgs = orgs_new(a, &oh); /* its hooks reach the closer and the hub, made next */
+    if (a->orgs == NULL)
+        goto out;
+    a->wh = webhook_new(a);
     a->sse = sse_new(a);
-    push_handlers ph = {.closed = on_period_closed, .resync = on_push_resync, .arg = a};
-    a->push = push_new(a->base, a->st, a->bc, "default", &ph);
-    if (a->sse == NULL || a->push == NULL)
+    a->closer = closer_new(a, d.cfg.retention);
+    d.erase = orgerase_new(a);
+    if (a->wh == NULL || a->sse == NULL || a->closer == NULL || d.erase == NULL)
         goto out;
     boards_set_on_change(a->bc, on_board_change, a);
-    a->rs = rulesync_new(a, "default", d.cfg.rules_file);
-    if (a->rs == NULL)
-        goto out;
-    if (d.cfg.rules_file[0] && !rulesync_load_file(a->rs)) {
+    if (d.cfg.rules_file[0] && !orgs_load_rules_file(a->orgs)) {
         status = 2;
         goto out;
     }
-    d.cl = closer_new(a, "default", d.cfg.retention);
-    if (d.cl == NULL)
-        goto out;
     char token[AUTH_TOKEN_LEN + 1], tokfile[600];
     if (d.cfg.admin_token_file[0])
         snprintf(tokfile, sizeof(tokfile), "%s", d.cfg.admin_token_file);
@@ -333,14 +362,23 @@ int main(int argc, char **argv)
         goto out;
     }
     auth_set_bootstrap(a->au, token);
+    if (d.cfg.operator_token_file[0])
+        snprintf(tokfile, sizeof(tokfile), "%s", d.cfg.operator_token_file);
+    else
+        snprintf(tokfile, sizeof(tokfile), "%s/operator.token", d.cfg.data_dir);
+    if (auth_bootstrap_file(tokfile, token, err, sizeof(err)) < 0) {
+        log_err("operator token: %s", err);
+        goto out;
+    }
+    auth_set_operator(a->au, token);
     a->http = http_server_new(a, err, sizeof(err));
     if (a->http == NULL) {
         log_err("%s", err);
         goto out;
     }
     if (d.cfg.rpc_listen[0]) {
-        d.rpc = rpc_server_new(a, err, sizeof(err));
-        if (d.rpc == NULL) {
+        a->rpc = rpc_server_new(a, err, sizeof(err));
+        if (a->rpc == NULL) {
             log_err("%s", err);
             goto out;
         }
@@ -357,15 +395,16 @@ int main(int argc, char **argv)
     status = 0;
 out:
     http_server_free(a->http);
-    rpc_server_free(d.rpc);
+    rpc_server_free(a->rpc);
     ingest_free(a->in);
     store_free(a->st);
-    push_free(a->push);   /* after the store, like rulesync */
-    rulesync_free(a->rs); /* after the store: its last callbacks reach rulesync */
-    closer_free(d.cl);    /* and the closer */
-    webhook_free(a->wh);  /* after the store too: its Redis callbacks reach the engine */
+    closer_free(a->closer); /* after the store: its last callbacks reach the closer */
+    orgerase_free(d.erase);
+    webhook_free(a->wh); /* and the webhook engine */
     boards_free(a->bc);
-    sse_free(a->sse); /* after the store and the read cache, whose callbacks reach it */
+    sse_free(a->sse);   /* after the store and the read cache, whose callbacks reach it */
+    orgs_free(a->orgs); /* after every holder of an org: the store, streams, the closer */
+    due_free(a->due);   /* after every handler: their tickets point to it */
     auth_free(a->au);
     embedded_redis_stop(d.er);
     if (d.drain)

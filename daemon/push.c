@@ -38,18 +38,22 @@ struct push {
     push_handlers h;
     char org[64];
     char channel[KEYS_MAX];
+    store_sub *sub;
     struct event *timer;
     bool armed;
-    int64_t last_ms; /* when the last PUBLISH was sent */
-    struct line *pending;
-    size_t npending;
+    int64_t last_ms;      /* when the last PUBLISH was sent */
+    int64_t quiet_ms;     /* nobody heard the last one: nothing is sent before this */
+    struct line *pending; /* grown as boards are noted, up to PUSH_MAX_LINES */
+    size_t npending, cap;
 };
 
-/* PUBLISH reply: nothing to do, a failure is covered by the version checks. */
+/* PUBLISH reply: how many heard it. Nobody: wait PUSH_QUIET_MS before the
+ * next; a failure is covered by the version checks. */
 static void on_published(void *arg, const store_reply *r)
 {
-    (void)arg;
-    (void)r;
+    push *p = arg;
+    if (r != NULL && !store_reply_is_error(r) && store_reply_int(r) == 0)
+        p->quiet_ms = util_now_ms() + PUSH_QUIET_MS;
 }
 
 /* Sends every pending line as one message. */
@@ -68,7 +72,7 @@ static void publish(push *p)
     p->last_ms = util_now_ms();
     const char *argv[] = {"PUBLISH", p->channel, msg};
     size_t lens[] = {7, strlen(p->channel), n};
-    if (store_command(p->st, on_published, NULL, 3, argv, lens) < 0)
+    if (store_command(p->st, on_published, p, 3, argv, lens) < 0)
         log_debug("push: Redis not ready; the announcement is dropped");
     free(msg);
 }
@@ -88,6 +92,12 @@ void push_note(push *p, const char *board, int64_t version)
     size_t i = 0;
     while (i < p->npending && strcmp(p->pending[i].board, board) != 0)
         i++;
+    if (i == p->npending && i == p->cap) { /* an org that writes few boards keeps a small list */
+        p->cap = p->cap ? 2 * p->cap : 4;
+        p->pending = realloc(p->pending, p->cap * sizeof(*p->pending));
+        if (p->pending == NULL)
+            abort();
+    }
     if (i == p->npending) {
         snprintf(p->pending[i].board, sizeof(p->pending[i].board), "%s", board);
         p->pending[i].version = version;
@@ -97,7 +107,10 @@ void push_note(push *p, const char *board, int64_t version)
     }
     if (p->armed && p->npending < PUSH_MAX_LINES)
         return;
-    int64_t wait = p->last_ms + PUSH_WINDOW_MS - util_now_ms();
+    int64_t now = util_now_ms();
+    int64_t wait = p->last_ms + PUSH_WINDOW_MS - now;
+    if (p->quiet_ms - now > wait)
+        wait = p->quiet_ms - now; /* nobody listened lately */
     if (wait <= 0 || p->npending >= PUSH_MAX_LINES) {
         if (p->armed) {
             evtimer_del(p->timer);
@@ -181,19 +194,28 @@ push *push_new(struct event_base *base, store *st, boards *bc, const char *org,
     snprintf(p->org, sizeof(p->org), "%s", org);
     keys_push_channel(p->channel, org);
     p->timer = evtimer_new(base, on_timer, p);
-    p->pending = calloc(PUSH_MAX_LINES, sizeof(*p->pending));
-    if (p->timer == NULL || p->pending == NULL ||
-        store_subscribe(st, p->channel, on_message, p) < 0) {
+    if (p->timer == NULL) {
         push_free(p);
         return NULL;
     }
     return p;
 }
 
+void push_listen(push *p, bool on)
+{
+    if (on && p->sub == NULL) {
+        p->sub = store_subscribe(p->st, p->channel, on_message, p);
+    } else if (!on && p->sub) {
+        store_unsubscribe(p->sub);
+        p->sub = NULL;
+    }
+}
+
 void push_free(push *p)
 {
     if (p == NULL)
         return;
+    store_unsubscribe(p->sub);
     if (p->timer)
         event_free(p->timer);
     free(p->pending);

@@ -6,9 +6,16 @@
  * that changed boards announces them there, coalesced: at most one
  * PUBLISH per PUSH_WINDOW_MS however many score.lua calls ran, each line
  * "board {ch}:{per} {version}". The closer announces closed periods there
- * ("closed {ch} {per}"). push subscribes once per daemon and hands what it
- * hears on: board versions to the read cache (boards_learn_version, which
- * tells its listener), closed periods and resubscriptions to the caller.
+ * ("closed {ch} {per}"). One push per org in use (orgs.c) listens while the
+ * org has live streams on this daemon (push_listen), and hands what it hears
+ * on: board versions to the read cache (boards_learn_version, which tells
+ * its listener), closed periods and resubscriptions to the caller.
+ *
+ * Only streams need the messages: the read cache of a daemon that hears
+ * none serves pages at most BOARDS_TTL_MS old, and streams also check the
+ * versions they watch once per sse_interval. So a PUBLISH that reached
+ * nobody makes the next wait PUSH_QUIET_MS: an org whose boards nobody
+ * streams costs one PUBLISH a second, not one per score.lua call.
  */
 #ifndef PODIUM_PUSH_H
 #define PODIUM_PUSH_H
@@ -23,7 +30,8 @@ struct boards;
 typedef struct push push;
 
 #define PUSH_WINDOW_MS 50
-#define PUSH_MAX_LINES 256 /* boards per message; more are sent at once */
+#define PUSH_QUIET_MS  1000 /* between two announcements nobody listens to */
+#define PUSH_MAX_LINES 256  /* boards per message; more are sent at once */
 
 /* What push hears besides board versions. */
 typedef struct push_handlers {
@@ -34,11 +42,14 @@ typedef struct push_handlers {
     void *arg;
 } push_handlers;
 
-/* Subscribes to org's channel. Store and boards are borrowed; NULL on failure. */
+/* Makes org's announcer (not listening yet). Store and boards are
+ * borrowed; NULL on failure. */
 push *push_new(struct event_base *base, struct store *st, struct boards *bc, const char *org,
                const push_handlers *h);
-/* Frees it (a pending announcement is dropped); NULL is allowed. Free it
- * after the store, whose last callbacks may still reach it. */
+/* Listens to the org's channel, or stops (false). */
+void push_listen(push *p, bool on);
+/* Unsubscribes and frees it (a pending announcement is dropped); NULL is
+ * allowed. No store callback holds it once unsubscribed. */
 void push_free(push *p);
 /* Announces, soon, that this daemon brought `board` to `version`. */
 void push_note(push *p, const char *board, int64_t version);

@@ -19,6 +19,8 @@
 #include "boards.h"
 #include "ingest.h"
 #include "leaders.h"
+#include "orgadmin.h"
+#include "orgs.h"
 #include "pcodec.h"
 #include "results.h"
 #include "rpc_json.h"
@@ -138,7 +140,7 @@ static void on_events_done(void *arg, ingest_status st, const event_batch *b,
                         errs);
         return;
     }
-    const rules *r = ingest_rules(call->a->in);
+    const rules *r = org_rules(call->org);
     struct evbuffer *out = evbuffer_new();
     if (b->is_batch) {
         evbuffer_add(out, "{\"results\":[", 12);
@@ -162,7 +164,7 @@ static void m_post_events(rpc_call *call, const msgpack_object *params)
     errlist errs = {0};
     int64_t now = util_now_ms();
     event_batch b = {0};
-    if (ingest_rules(call->a->in) == NULL) {
+    if (org_rules(call->org) == NULL) {
         rpc_reply_error(call, 503, "no-rules",
                         "No rules are loaded yet, so no event can be scored; nothing was stored.",
                         NULL);
@@ -220,7 +222,15 @@ static void m_post_events(rpc_call *call, const msgpack_object *params)
         event_batch_free(&b);
         return;
     }
-    rc = ingest_submit(call->a->in, call->who.org, &b, now, !minimal, &errs, on_events_done, call);
+    int64_t retry;
+    char why[240];
+    if (!org_take_events(call->org, b.n, now, &retry, why, sizeof(why))) {
+        rpc_reply_error(call, 429, "rate-limited", why, NULL);
+        event_batch_free(&b);
+        return;
+    }
+    rc = ingest_submit(call->a->in, call->who.org, org_rules(call->org), &b, now, !minimal, &errs,
+                       on_events_done, call);
     if (rc == -2) {
         event_batch_free(&b);
         unavailable(call);
@@ -237,7 +247,7 @@ static void m_post_events(rpc_call *call, const msgpack_object *params)
 /* challenges: GET /v1/challenges. */
 static void m_challenges(rpc_call *call, const msgpack_object *params)
 {
-    const rules *r = ingest_rules(call->a->in);
+    const rules *r = org_rules_or_empty(call->org);
     if (r == NULL) {
         unavailable(call);
         return;
@@ -270,7 +280,7 @@ static void on_page(void *arg, const boards_page *page)
 static bool board_of(rpc_call *call, const msgpack_object *params, const rules_challenge **chp,
                      period *per, period *prev, bool *has_prev)
 {
-    const rules *r = ingest_rules(call->a->in);
+    const rules *r = org_rules_or_empty(call->org);
     if (r == NULL) {
         unavailable(call);
         return false;
@@ -367,7 +377,8 @@ static void m_leader(rpc_call *call, const msgpack_object *params)
         invalid(call, &errs);
         return;
     }
-    leaders_read(call->a, call->who.org, leader, call->who.role == ROLE_ADMIN, on_leader, call);
+    leaders_read(call->a, call->who.org, org_rules_or_empty(call->org), leader,
+                 call->who.role == ROLE_ADMIN, on_leader, call);
 }
 
 /* ------------------------------------------------------------ subscriptions */
@@ -399,7 +410,7 @@ static void m_subscribe(rpc_call *call, const msgpack_object *params)
         invalid(call, &errs);
         return;
     }
-    const rules *r = ingest_rules(call->a->in);
+    const rules *r = org_rules_or_empty(call->org);
     if (r == NULL || call->a->stopping) {
         unavailable(call);
         return;
@@ -452,22 +463,143 @@ static void m_unsubscribe(rpc_call *call, const msgpack_object *params)
     rpc_unsubscribe(call, id);
 }
 
+/* ------------------------------------------------------------ orgs (operator) */
+
+/* An org operation's answer, as msgpack-RPC. */
+static void on_org_result(void *arg, const orgadmin_result *res)
+{
+    rpc_call *call = arg;
+    if (res->status >= 400)
+        rpc_reply_error(call, res->status, res->slug, res->detail, res->errs);
+    else
+        rpc_reply_json(call, res->json, res->len);
+}
+
+/* The params as a JSON object without `id` (copied into id, when wanted),
+ * or NULL after answering invalid-params. */
+static json_t *org_params(rpc_call *call, const msgpack_object *params, char *id, size_t idlen)
+{
+    errlist errs = {0};
+    json_t *j =
+        params->type == MSGPACK_OBJECT_NIL ? json_object() : rpc_json_from(params, "", &errs);
+    if (j == NULL || !json_is_object(j)) {
+        json_decref(j);
+        if (errs.n == 0)
+            errlist_add(&errs, "", "must be a map");
+        invalid(call, &errs);
+        return NULL;
+    }
+    if (id) {
+        json_t *v = json_object_get(j, "id");
+        const char *s = json_string_value(v);
+        if (s == NULL || strlen(s) >= idlen) {
+            json_decref(j);
+            errlist_add(&errs, "/id", "is required: an org id");
+            invalid(call, &errs);
+            return NULL;
+        }
+        snprintf(id, idlen, "%s", s);
+        json_object_del(j, "id");
+    }
+    return j;
+}
+
+/* create_org: POST /v1/orgs. */
+static void m_create_org(rpc_call *call, const msgpack_object *params)
+{
+    json_t *j = org_params(call, params, NULL, 0);
+    if (j == NULL)
+        return;
+    orgadmin_create(call->a, j, on_org_result, call);
+    json_decref(j);
+}
+
+/* list_orgs: GET /v1/orgs. */
+static void m_list_orgs(rpc_call *call, const msgpack_object *params)
+{
+    static const char *const allowed[] = {"cursor", "limit", NULL};
+    errlist errs = {0};
+    int64_t limit = 50;
+    char cursor[ORG_ID_MAX + 1] = "";
+    only_members(params, allowed, &errs);
+    if (errs.n || !get_int(params, "limit", 1, ORGADMIN_LIST_MAX, &limit, &errs) ||
+        !get_str(params, "cursor", false, cursor, sizeof(cursor), &errs)) {
+        invalid(call, &errs);
+        return;
+    }
+    orgadmin_list(call->a, cursor, limit, on_org_result, call);
+}
+
+/* The params {"id"} of get_org and delete_org into id; false after
+ * answering invalid-params. */
+static bool org_id_only(rpc_call *call, const msgpack_object *params, char *id, size_t idlen)
+{
+    static const char *const allowed[] = {"id", NULL};
+    errlist errs = {0};
+    only_members(params, allowed, &errs);
+    if (errs.n || !get_str(params, "id", true, id, idlen, &errs)) {
+        invalid(call, &errs);
+        return false;
+    }
+    return true;
+}
+
+/* get_org: GET /v1/orgs/{id}. */
+static void m_get_org(rpc_call *call, const msgpack_object *params)
+{
+    char id[ORG_ID_MAX + 1];
+    if (org_id_only(call, params, id, sizeof(id)))
+        orgadmin_get(call->a, id, on_org_result, call);
+}
+
+/* update_org: PATCH /v1/orgs/{id}, the id among the params. */
+static void m_update_org(rpc_call *call, const msgpack_object *params)
+{
+    char id[ORG_ID_MAX + 1];
+    json_t *j = org_params(call, params, id, sizeof(id));
+    if (j == NULL)
+        return;
+    orgadmin_update(call->a, id, j, on_org_result, call);
+    json_decref(j);
+}
+
+/* delete_org: DELETE /v1/orgs/{id}. */
+static void m_delete_org(rpc_call *call, const msgpack_object *params)
+{
+    char id[ORG_ID_MAX + 1];
+    if (org_id_only(call, params, id, sizeof(id)))
+        orgadmin_delete(call->a, id, on_org_result, call);
+}
+
 static const struct method {
     const char *name;
     void (*fn)(rpc_call *call, const msgpack_object *params);
+    bool operator_; /* the operator's methods; no other token may call them, nor it others */
 } methods[] = {
-    {"post_events", m_post_events}, {"challenges", m_challenges}, {"leaderboard", m_leaderboard},
-    {"around", m_around},           {"leader", m_leader},         {"subscribe", m_subscribe},
-    {"unsubscribe", m_unsubscribe},
+    {"post_events", m_post_events, false}, {"challenges", m_challenges, false},
+    {"leaderboard", m_leaderboard, false}, {"around", m_around, false},
+    {"leader", m_leader, false},           {"subscribe", m_subscribe, false},
+    {"unsubscribe", m_unsubscribe, false}, {"create_org", m_create_org, true},
+    {"list_orgs", m_list_orgs, true},      {"get_org", m_get_org, true},
+    {"update_org", m_update_org, true},    {"delete_org", m_delete_org, true},
 };
 
 bool rpc_methods_call(rpc_call *call, const char *name, size_t len, const msgpack_object *params)
 {
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
-        if (strlen(methods[i].name) == len && memcmp(methods[i].name, name, len) == 0) {
-            methods[i].fn(call, params);
-            return true;
-        }
+        const struct method *m = &methods[i];
+        if (strlen(m->name) != len || memcmp(m->name, name, len) != 0)
+            continue;
+        bool op = call->who.role == ROLE_OPERATOR;
+        if (op != m->operator_)
+            rpc_reply_error(call, 403, "forbidden",
+                            op ? "The operator token manages orgs and reads no org's leaders, "
+                                 "events or boards; use a token of the org."
+                               : "Only the operator token manages orgs.",
+                            NULL);
+        else
+            m->fn(call, params);
+        return true;
     }
     return false;
 }

@@ -52,6 +52,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "orgs.h"
 #include "pcodec.h"
 #include "rpc_json.h"
 #include "util.h"
@@ -71,8 +72,11 @@ struct rpc_conn {
     struct bufferevent *bev; /* NULL once closed */
     pcodec_decoder *dec;
     auth_identity who;
+    struct org *org;        /* who's org, held; NULL for the operator */
+    auth_identity checking; /* an identity being checked (auth, re-check) */
     bool authed;
-    char token[AUTH_TOKEN_LEN + 2]; /* of the last auth; a credential, never logged */
+    bool suspended; /* unauthenticated because its token's org was suspended meanwhile */
+    char token[AUTH_TOKEN_MAX + 2]; /* of the last auth; a credential, never logged */
     int64_t auth_ms;                /* when the token was last found valid */
     bool auth_pending;              /* an `auth` is being checked: later requests wait */
     bool ending; /* malformed input or too many connections: answer, then close */
@@ -116,6 +120,7 @@ static void conn_free(rpc_conn *c)
             c->next->prev = c->prev;
     }
     pcodec_decoder_free(c->dec);
+    org_release(c->org);
     free(c);
 }
 
@@ -212,6 +217,7 @@ static void conn_unref(rpc_conn *c)
 static void call_done(rpc_call *call)
 {
     rpc_conn *c = call->conn;
+    org_release(call->org);
     free(call);
     conn_unref(c);
 }
@@ -293,43 +299,94 @@ static void conn_fail(rpc_conn *c, int64_t msgid, int status, const char *code, 
     c->ending = true;
 }
 
-/* `auth` answered by the token store. */
-static void on_auth(void *arg, const auth_identity *who, bool unavailable)
+/* Makes `next` the connection's identity, with org o (taken over). */
+static void conn_authed(rpc_conn *c, struct org *o)
 {
-    rpc_call *call = arg;
+    org_release(c->org);
+    c->org = o;
+    c->who = c->checking;
+    c->authed = true;
+    c->suspended = false;
+    c->auth_ms = util_now_ms();
+}
+
+/* Forgets the connection's identity. */
+static void conn_unauthed(rpc_conn *c)
+{
+    c->authed = false;
+    c->suspended = false;
+    org_release(c->org);
+    c->org = NULL;
+    memset(c->token, 0, sizeof(c->token));
+}
+
+/* Answers an `auth` that succeeded. */
+static void auth_answer(rpc_call *call)
+{
     rpc_conn *c = call->conn;
-    c->auth_pending = false;
-    c->authed = who != NULL;
-    if (who) {
-        c->who = *who;
-        c->auth_ms = util_now_ms();
-    } else {
-        memset(c->token, 0, sizeof(c->token));
-    }
-    if (unavailable) {
-        rpc_reply_error(call, 503, "unavailable",
-                        "The token store (Redis) cannot be reached; retry in a moment.", NULL);
-        return;
-    }
-    if (who == NULL) {
-        rpc_reply_error(call, 401, "unauthorized", "The token is not valid.", NULL);
-        return;
-    }
     msgpack_packer *pk = rpc_reply_begin(call);
     if (pk) {
+        const auth_identity *who = &c->who;
         int rc = msgpack_pack_map(pk, 4);
         rc |= pcodec_pack_cstr(pk, "protocol");
         rc |= msgpack_pack_int(pk, PCODEC_PROTOCOL);
         rc |= pcodec_pack_cstr(pk, "role");
         rc |= pcodec_pack_cstr(pk, auth_role_name(who->role));
         rc |= pcodec_pack_cstr(pk, "org");
-        rc |= pcodec_pack_cstr(pk, who->org);
+        rc |= pcodec_pack_cstr(pk, who->role == ROLE_OPERATOR ? NULL : who->org);
         rc |= pcodec_pack_cstr(pk, "leader");
         rc |= pcodec_pack_cstr(pk, who->role == ROLE_LEADER ? who->leader : NULL);
         if (rc)
             abort();
     }
     rpc_reply_end(call);
+}
+
+/* The org of an `auth`'s token is known. */
+static void on_auth_org(void *arg, struct org *o)
+{
+    rpc_call *call = arg;
+    rpc_conn *c = call->conn;
+    c->auth_pending = false;
+    int status;
+    const char *slug, *why = o ? org_refusal(o, c->checking.incarnation, &status, &slug) : NULL;
+    if (o == NULL || why) {
+        org_release(o);
+        conn_unauthed(c);
+        if (o == NULL)
+            rpc_reply_error(call, 503, "unavailable",
+                            "The token store (Redis) cannot be reached; retry in a moment.", NULL);
+        else
+            rpc_reply_error(call, status, slug, why, NULL);
+        return;
+    }
+    conn_authed(c, o);
+    auth_answer(call);
+}
+
+/* `auth` answered by the token store. */
+static void on_auth(void *arg, const auth_identity *who, bool unavailable)
+{
+    rpc_call *call = arg;
+    rpc_conn *c = call->conn;
+    if (who == NULL) {
+        c->auth_pending = false;
+        conn_unauthed(c);
+        if (unavailable)
+            rpc_reply_error(call, 503, "unavailable",
+                            "The token store (Redis) cannot be reached; retry in a moment.", NULL);
+        else
+            rpc_reply_error(call, 401, "unauthorized", "The token is not valid.", NULL);
+        return;
+    }
+    c->checking = *who;
+    if (who->role == ROLE_OPERATOR) {
+        c->auth_pending = false;
+        conn_authed(c, NULL);
+        auth_answer(call);
+        return;
+    }
+    orgs_acquire(call->a->orgs, who->org, on_auth_org, call); /* may answer before returning */
 }
 
 /* The map a request's params hold: a map, [map], nil or []. NULL if none
@@ -366,6 +423,7 @@ static void dispatch(rpc_conn *c, const pcodec_msg *m)
     call->conn = c;
     call->a = s->a;
     call->who = c->who;
+    call->org = c->authed && c->org ? org_hold(c->org) : NULL;
     call->msgid = m->msgid;
     c->inflight++;
     s->inflight++;
@@ -392,12 +450,12 @@ static void dispatch(rpc_conn *c, const pcodec_msg *m)
     }
     if (m->method_len == 4 && memcmp(m->method, "auth", 4) == 0) {
         const msgpack_object *t = pcodec_map_get(params, "token");
-        char token[AUTH_TOKEN_LEN + 2];
+        char token[AUTH_TOKEN_MAX + 2];
         if (t == NULL || t->type != MSGPACK_OBJECT_STR || t->via.str.size >= sizeof(token) ||
             memchr(t->via.str.ptr, 0, t->via.str.size)) {
             errlist errs = {0};
             errlist_add(&errs, "/token", "must be a token string");
-            c->authed = false;
+            conn_unauthed(c);
             rpc_reply_error(call, 400, "invalid-params", "auth needs {\"token\": \"...\"}.", &errs);
             errlist_clear(&errs);
             return;
@@ -409,6 +467,13 @@ static void dispatch(rpc_conn *c, const pcodec_msg *m)
         auth_check(s->a->au, token, on_auth, call); /* may answer before returning */
         return;
     }
+    if (!c->authed && c->suspended) {
+        rpc_reply_error(call, 403, "org-suspended",
+                        "This connection's organisation was suspended: its data is kept, but no "
+                        "request is served until an operator resumes it.",
+                        NULL);
+        return;
+    }
     if (!c->authed) {
         rpc_reply_error(call, 401, "unauthorized",
                         "Call auth with a token first; only ping works without one.", NULL);
@@ -418,7 +483,9 @@ static void dispatch(rpc_conn *c, const pcodec_msg *m)
     if (!rpc_methods_call(call, m->method, m->method_len, params ? params : &none))
         rpc_reply_error(call, 404, "unknown-method",
                         "No such method; PROTOCOL.md lists them (ping, auth, post_events, "
-                        "challenges, leaderboard, around, leader, subscribe, unsubscribe).",
+                        "challenges, leaderboard, around, leader, subscribe, unsubscribe; "
+                        "for the operator create_org, list_orgs, get_org, update_org, "
+                        "delete_org).",
                         NULL);
 }
 
@@ -535,20 +602,46 @@ void rpc_unsubscribe(rpc_call *call, int64_t id)
     rpc_reply_end(call);
 }
 
+/* The org of a re-checked token is known. */
+static void on_recheck_org(void *arg, struct org *o)
+{
+    rpc_conn *c = arg;
+    c->auth_pending = false;
+    int status;
+    const char *slug;
+    if (o == NULL) {
+        c->auth_ms = util_now_ms(); /* Redis is away: methods will say so; ask again later */
+    } else if (org_refusal(o, c->checking.incarnation, &status, &slug)) {
+        log_info("rpc: %s: its token's org is %s", c->peer, orgs_state_name(org_get_state(o)));
+        bool suspended = org_get_state(o) == ORG_SUSPENDED;
+        org_release(o);
+        conn_unauthed(c);
+        c->suspended = suspended;
+    } else {
+        conn_authed(c, o);
+    }
+    conn_unref(c);
+}
+
 /* The re-check of an authenticated connection's token is answered. */
 static void on_recheck(void *arg, const auth_identity *who, bool unavailable)
 {
     rpc_conn *c = arg;
-    c->auth_pending = false;
     if (unavailable) {
+        c->auth_pending = false;
         c->auth_ms = util_now_ms(); /* Redis is away: methods will say so; ask again later */
     } else if (who == NULL) {
+        c->auth_pending = false;
         log_info("rpc: %s: its token is no longer valid", c->peer);
-        c->authed = false;
-        memset(c->token, 0, sizeof(c->token));
+        conn_unauthed(c);
+    } else if (who->role == ROLE_OPERATOR) {
+        c->auth_pending = false;
+        c->checking = *who;
+        conn_authed(c, NULL);
     } else {
-        c->who = *who;
-        c->auth_ms = util_now_ms();
+        c->checking = *who;
+        orgs_acquire(c->srv->a->orgs, who->org, on_recheck_org, c); /* may answer at once */
+        return;
     }
     conn_unref(c);
 }
@@ -803,6 +896,13 @@ void rpc_server_free(rpc_server *s)
     msgpack_sbuffer_destroy(&s->sb);
     msgpack_sbuffer_destroy(&s->nsb);
     free(s);
+}
+
+void rpc_server_org_changed(rpc_server *s, const char *org)
+{
+    for (rpc_conn *c = s ? s->conns : NULL; c; c = c->next)
+        if (c->authed && c->who.role != ROLE_OPERATOR && strcmp(c->who.org, org) == 0)
+            c->auth_ms = 0;
 }
 
 size_t rpc_server_busy(const rpc_server *s)

@@ -33,10 +33,13 @@ typedef struct rpc_conn rpc_conn;
 /* One request being answered. Owned by rpc_server.c; every call is
  * answered exactly once with rpc_reply_* (which frees it), possibly after
  * its connection closed (the answer is then dropped). */
+struct org;
+
 typedef struct rpc_call {
     rpc_conn *conn;
     app *a;
     auth_identity who; /* the connection's identity when the request came */
+    struct org *org;   /* its org, held until answered; NULL for the operator */
     uint32_t msgid;
 } rpc_call;
 
@@ -50,6 +53,9 @@ void rpc_server_close(rpc_server *s);
 void rpc_server_free(rpc_server *s);
 /* Requests in flight, and connections whose answers are not all sent. */
 size_t rpc_server_busy(const rpc_server *s);
+/* Org `org` was suspended, resumed or deleted: connections of it look
+ * their token up again before their next request. NULL is allowed. */
+void rpc_server_org_changed(rpc_server *s, const char *org);
 
 /* Answers a call with an error map (see PROTOCOL.md) and frees it. */
 void rpc_reply_error(rpc_call *call, int status, const char *code, const char *message,

@@ -1155,6 +1155,7 @@ rules *rules_parse(const char *text, size_t len, errlist *errs)
         goto out;
     }
     c.r = xcalloc(1, sizeof(*c.r));
+    c.r->refs = 1;
     c.r->source = xcalloc(len + 1, 1);
     memcpy(c.r->source, text, len);
     jpath_reserve(&c.path, 0);
@@ -1178,9 +1179,22 @@ out:
     return c.r;
 }
 
+const rules *rules_empty(void)
+{
+    static rules none = {.refs = 1u << 30, .source = (char *)"{}"};
+    return &none;
+}
+
+rules *rules_hold(const rules *r)
+{
+    rules *w = (rules *)r; /* the count is the one mutable part of shared rules */
+    w->refs++;
+    return w;
+}
+
 void rules_free(rules *r)
 {
-    if (r == NULL)
+    if (r == NULL || --r->refs > 0)
         return;
     for (size_t i = 0; i < r->n_activities; i++)
         free(r->activities[i].id);

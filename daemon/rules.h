@@ -85,15 +85,23 @@ typedef struct rules {
     size_t n_campaigns;
     rules_challenge challenges[RULES_MAX_CHALLENGES];
     size_t n_challenges;
-    char *source; /* the document as given, NUL-terminated */
+    char *source;  /* the document as given, NUL-terminated */
+    unsigned refs; /* holders: rules_parse makes one, rules_hold adds, rules_free drops */
 } rules;
 
 /* Parses and validates a rule set. On success returns the compiled rules
  * (caller owns, rules_free); on failure returns NULL with every problem in
  * errs. A parse error is reported at pointer "" with "line L, column C". */
 rules *rules_parse(const char *text, size_t len, errlist *errs);
-/* Frees compiled rules; NULL is allowed. */
+/* Drops one hold on compiled rules, freeing them with the last; NULL is
+ * allowed. Rules in force are shared: an org's rule set, the requests
+ * checked against it and the jobs that read it each hold them. */
 void rules_free(rules *r);
+/* Adds a hold on r (freed by as many rules_free); returns r. */
+rules *rules_hold(const rules *r);
+/* A rule set with no activities and no challenges, never freed: what an
+ * org that stored none reads as (no challenges, no boards). */
+const rules *rules_empty(void);
 /* Index of activity `id`, or -1. */
 int rules_activity_index(const rules *r, const char *id);
 /* Index of challenge `id`, or -1. */

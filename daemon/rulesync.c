@@ -1,13 +1,15 @@
 /*
- * rulesync.c - keeps the rules in force equal to the stored rule set.
+ * rulesync.c - keeps an org's rules in force equal to its stored rule set.
  *
  * State. `seen` is the newest stored version this daemon has looked at
  * (installed, refused as invalid, or passed over in rules_file mode), -1
- * before the first look; app.rules_version is the version in force. A fetch
- * (HMGET version doc source) runs when the store becomes ready, on every
- * message of the org's channel (and after each resubscribe), and when the
- * 1-second check (HGET version) sees a version other than `seen`. Only one
- * fetch is in flight at a time; a request meanwhile runs one more after it.
+ * before the first look; `version` is the version in force. A fetch (HMGET
+ * version doc source) runs when the store becomes ready, on every message
+ * of the org's channel (and after each resubscribe), and when a check
+ * (HGET version), made by rulesync_touch at most once per CHECK_INTERVAL_MS,
+ * sees a version other than `seen`. Only one fetch is in flight at a time; a
+ * request meanwhile runs one more after it. An org nobody uses costs
+ * nothing: no timer runs, and its channel is silent.
  *
  * Ordering. Every command goes over the store's one command connection, so
  * replies come in the order Redis ran the commands: a fetch answered after
@@ -17,23 +19,26 @@
  *
  * rules_file mode. `file_doc` holds the text of the file in force; it is
  * written through rules.lua while `file_pending` (after start, SIGHUP, or a
- * failed write), at once when the store is ready and else at the next check.
+ * failed write), at once when the store is ready and else at the next touch.
  * `file_gen` tells a write's answer for an older file text from the current
  * one. Fetches there only look at the source of foreign versions, to warn.
  *
- * Ownership. rulesync owns file_doc and, until it hands them to ingest, the
- * rules it compiled. Store callbacks hold `rs` (or a struct apply), so
- * rulesync is freed after the store, whose last callbacks fire with NULL.
+ * Logs name the org unless it is "default", whose lines read "rules: ...".
+ *
+ * Ownership. rulesync owns file_doc, a hold on the rules in force and,
+ * until it installs them, the rules it compiled. Store callbacks hold `rs`
+ * (or a struct apply, counted in `applying`), so rulesync is freed when
+ * rulesync_busy says none is in flight, or after the store, whose last
+ * callbacks fire with NULL.
  */
 #include "rulesync.h"
 
 #include <errno.h>
-#include <event2/event.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ingest.h"
+#include "event.h"
 #include "keys.h"
 #include "log.h"
 #include "store.h"
@@ -43,9 +48,17 @@
 #define FILE_MAX_BYTES    (64u << 20)
 
 struct rulesync {
-    app *a;
-    char *file;     /* rules_file, NULL when rules come from Redis */
-    char *file_doc; /* text of the file in force (rules_file mode) */
+    store *st;
+    store_sub *sub;
+    char who[EVENT_NAME_MAX + 16]; /* "rules" or "rules of {org}", for logs */
+    bool is_default;
+    rulesync_event_fn *ev;
+    void *ev_arg;
+    rules *cur;      /* in force (a hold), NULL = none */
+    int64_t version; /* of cur in Redis; 0 = none or not stored yet */
+    bool loaded;     /* a fetch answered, or the file is in force */
+    char *file;      /* rules_file, NULL when rules come from Redis */
+    char *file_doc;  /* text of the file in force (rules_file mode) */
     size_t file_len;
     uint64_t file_gen;      /* bumped at each load of the file */
     uint64_t writing_gen;   /* file_gen of the write in flight */
@@ -56,7 +69,8 @@ struct rulesync {
     bool warned_none;       /* "nothing stored" was said since the store became ready */
     bool fetching, refetch; /* a fetch in flight; another one wanted after it */
     bool checking;          /* a version check in flight */
-    struct event *tick;
+    int64_t checked_ms;     /* when the last check or fetch was sent */
+    int applying;           /* PUTs in flight */
     char key[KEYS_MAX], hist[KEYS_MAX], channel[KEYS_MAX];
 };
 
@@ -67,6 +81,13 @@ struct apply {
     rulesync_done_fn *done;
     void *arg;
 };
+
+/* Tells the owner. */
+static void tell(rulesync *rs, rulesync_event e)
+{
+    if (rs->ev)
+        rs->ev(rs->ev_arg, e);
+}
 
 /* Reads a whole file into a NUL-terminated buffer; NULL with errno. */
 static char *read_all(const char *path, size_t *len)
@@ -119,12 +140,13 @@ rules *rulesync_read_file(const char *path, FILE *report)
     return r;
 }
 
-/* Puts r in force as stored version `version` (0 = not stored yet). */
+/* Puts r in force as stored version `version` (0 = not stored yet); takes r. */
 static void install(rulesync *rs, rules *r, int64_t version)
 {
-    ingest_set_rules(rs->a->in, r);
-    rs->a->rules_loaded_ms = util_now_ms();
-    rs->a->rules_version = version;
+    rules_free(rs->cur);
+    rs->cur = r;
+    rs->version = version;
+    tell(rs, RULESYNC_INSTALLED);
 }
 
 /* Sends rules.lua with doc; false when the store is not ready. */
@@ -136,7 +158,7 @@ static bool run_rules_lua(rulesync *rs, const char *doc, size_t len, const char 
     const char *argv[] = {rs->key, rs->hist, doc, now, source, expected, rs->channel};
     size_t lens[] = {strlen(rs->key),  strlen(rs->hist),   len, strlen(now), strlen(source),
                      strlen(expected), strlen(rs->channel)};
-    return store_script(rs->a->st, STORE_SCRIPT_RULES, 2, 7, argv, lens, cb, arg) == 0;
+    return store_script(rs->st, STORE_SCRIPT_RULES, 2, 7, argv, lens, cb, arg) == 0;
 }
 
 /* Reads a rules.lua reply: its status word, version and applied_at. */
@@ -162,7 +184,7 @@ static void on_file_written(void *arg, const store_reply *r)
     const char *word = script_result(r, &version, &applied_at);
     if (word == NULL || version <= 0) {
         if (r) /* NULL: the connection went; the next ready writes it */
-            log_warn("rules: cannot store %s in Redis yet; retrying", rs->file);
+            log_warn("%s: cannot store %s in Redis yet; retrying", rs->who, rs->file);
         return;
     }
     if (rs->writing_gen != rs->file_gen) { /* reloaded meanwhile: store the new text */
@@ -170,18 +192,18 @@ static void on_file_written(void *arg, const store_reply *r)
         return;
     }
     rs->file_pending = false;
-    rs->a->rules_version = version;
+    rs->version = version;
     rs->seen = version;
     if (strcmp(word, "changed") == 0)
-        log_info("rules: stored %s in Redis as version %" PRId64, rs->file, version);
+        log_info("%s: stored %s in Redis as version %" PRId64, rs->who, rs->file, version);
     else
-        log_info("rules: %s is version %" PRId64 " in Redis already", rs->file, version);
+        log_info("%s: %s is version %" PRId64 " in Redis already", rs->who, rs->file, version);
 }
 
 /* Writes the rules file's text through rules.lua if it is pending. */
 static void write_file(rulesync *rs)
 {
-    if (!rs->file_pending || rs->file_writing || !store_ready(rs->a->st))
+    if (!rs->file_pending || rs->file_writing || !store_ready(rs->st))
         return;
     if (run_rules_lua(rs, rs->file_doc, rs->file_len, "file", "", on_file_written, rs)) {
         rs->file_writing = true;
@@ -196,56 +218,62 @@ static void on_fetched(void *arg, const store_reply *r)
     rs->fetching = false;
     if (r == NULL || store_reply_is_error(r)) {
         if (r)
-            log_warn("rules: cannot read the rule set from Redis: %s", store_reply_str(r, NULL));
+            log_warn("%s: cannot read the rule set from Redis: %s", rs->who,
+                     store_reply_str(r, NULL));
+        tell(rs, RULESYNC_FAILED);
         return; /* `seen` is unchanged: the next check fetches again */
     }
+    rs->loaded = true;
     int64_t version = store_reply_int(store_reply_at(r, 0));
     size_t len;
     const char *doc = store_reply_str(store_reply_at(r, 1), &len);
     const char *source = store_reply_str(store_reply_at(r, 2), NULL);
     if (version <= 0 || doc == NULL) {
         rs->seen = 0;
-        if (!rs->file && !rs->warned_none && ingest_rules(rs->a->in) == NULL) {
+        if (!rs->file && !rs->warned_none && rs->cur == NULL) {
             rs->warned_none = true;
-            log_warn("rules: none stored in Redis yet and no rules_file set; writes are "
-                     "refused until PUT /v1/rules stores a rule set");
+            log_at(rs->is_default ? LOG_LVL_WARN : LOG_LVL_DEBUG,
+                   "%s: none stored in Redis yet and no rules_file set; writes are "
+                   "refused until PUT /v1/rules stores a rule set",
+                   rs->who);
         }
         goto again;
     }
     rs->seen = version;
     if (rs->file) {
-        if (version != rs->a->rules_version && source && strcmp(source, "api") == 0 &&
+        if (version != rs->version && source && strcmp(source, "api") == 0 &&
             rs->warned != version && !rs->file_pending) {
             rs->warned = version;
-            log_warn("rules: version %" PRId64 " was stored through PUT /v1/rules, but this "
+            log_warn("%s: version %" PRId64 " was stored through PUT /v1/rules, but this "
                      "podiumd takes its rules from %s and keeps them",
-                     version, rs->file);
+                     rs->who, version, rs->file);
         }
         goto again;
     }
-    if (version == rs->a->rules_version)
+    if (version == rs->version)
         goto again;
     errlist errs = {0};
     rules *nr = rules_parse(doc, len, &errs);
     for (size_t i = 0; i < errs.n; i++)
-        log_err("rules (version %" PRId64 " in Redis): %s: %s", version,
+        log_err("%s (version %" PRId64 " in Redis): %s: %s", rs->who, version,
                 errs.items[i].pointer[0] ? errs.items[i].pointer : "/", errs.items[i].message);
     errlist_clear(&errs);
     if (nr == NULL) {
-        log_err("rules: version %" PRId64 " stored in Redis is not valid for this podiumd; the "
+        log_err("%s: version %" PRId64 " stored in Redis is not valid for this podiumd; the "
                 "running rules (version %" PRId64 ") stay in force",
-                version, rs->a->rules_version);
+                rs->who, version, rs->version);
         goto again;
     }
-    log_info("rules: applied the rule set stored in Redis (version %" PRId64
+    log_info("%s: applied the rule set stored in Redis (version %" PRId64
              ", %zu activities, %zu challenges)",
-             version, nr->n_activities, nr->n_challenges);
+             rs->who, version, nr->n_activities, nr->n_challenges);
     install(rs, nr, version);
 again:
     if (rs->refetch) {
         rs->refetch = false;
         fetch(rs);
     }
+    tell(rs, RULESYNC_FETCHED);
 }
 
 /* Reads the stored rule set (one fetch at a time). */
@@ -259,11 +287,15 @@ static void fetch(rulesync *rs)
     size_t lens[5];
     for (int i = 0; i < 5; i++)
         lens[i] = strlen(argv[i]);
-    if (store_command(rs->a->st, on_fetched, rs, 5, argv, lens) == 0)
+    if (store_command(rs->st, on_fetched, rs, 5, argv, lens) == 0) {
         rs->fetching = true;
+        rs->checked_ms = util_now_ms();
+    } else {
+        tell(rs, RULESYNC_FAILED);
+    }
 }
 
-/* HGET version reply of the 1-second check. */
+/* HGET version reply of a check. */
 static void on_checked(void *arg, const store_reply *r)
 {
     rulesync *rs = arg;
@@ -271,24 +303,30 @@ static void on_checked(void *arg, const store_reply *r)
     if (r == NULL || store_reply_is_error(r))
         return;
     if (store_reply_int(r) != rs->seen) {
-        log_debug("rules: the stored version is %" PRId64 ", not %" PRId64 "; reading it",
+        log_debug("%s: the stored version is %" PRId64 ", not %" PRId64 "; reading it", rs->who,
                   store_reply_int(r), rs->seen);
         fetch(rs);
     }
 }
 
-/* Once a second: write a pending rules file, and look for a missed version. */
-static void on_tick(evutil_socket_t fd, short what, void *arg)
+void rulesync_touch(rulesync *rs)
 {
-    rulesync *rs = arg;
-    if (!store_ready(rs->a->st))
+    if (rs == NULL || !store_ready(rs->st))
         return;
+    int64_t now = util_now_ms();
+    if (now - rs->checked_ms < CHECK_INTERVAL_MS)
+        return;
+    rs->checked_ms = now;
     write_file(rs);
-    if (rs->checking)
+    if (rs->checking || rs->fetching)
         return;
+    if (!rs->loaded) { /* the first fetch failed: try it again */
+        fetch(rs);
+        return;
+    }
     const char *argv[] = {"HGET", rs->key, "version"};
     size_t lens[] = {4, strlen(rs->key), 7};
-    if (store_command(rs->a->st, on_checked, rs, 3, argv, lens) == 0)
+    if (store_command(rs->st, on_checked, rs, 3, argv, lens) == 0)
         rs->checking = true;
 }
 
@@ -297,30 +335,35 @@ static void on_message(void *arg, const char *msg, size_t len)
 {
     rulesync *rs = arg;
     if (msg)
-        log_debug("rules: Redis announces version %.*s", (int)(len > 20 ? 20 : len), msg);
-    if (store_ready(rs->a->st))
+        log_debug("%s: Redis announces version %.*s", rs->who, (int)(len > 20 ? 20 : len), msg);
+    if (store_ready(rs->st))
         fetch(rs);
 }
 
-rulesync *rulesync_new(app *a, const char *org, const char *rules_file)
+rulesync *rulesync_new(store *st, const char *org, const char *rules_file, rulesync_event_fn *ev,
+                       void *arg)
 {
     rulesync *rs = calloc(1, sizeof(*rs));
     if (rs == NULL)
         return NULL;
-    rs->a = a;
+    rs->st = st;
+    rs->ev = ev;
+    rs->ev_arg = arg;
     rs->seen = -1;
+    rs->is_default = strcmp(org, "default") == 0;
+    if (rs->is_default)
+        snprintf(rs->who, sizeof(rs->who), "rules");
+    else
+        snprintf(rs->who, sizeof(rs->who), "rules of %s", org);
     keys_ruleset(rs->key, org);
     keys_rulehist(rs->hist, org);
     keys_rules_channel(rs->channel, org);
     if (rules_file && rules_file[0] && (rs->file = strdup(rules_file)) == NULL)
         goto fail;
-    rs->tick = event_new(a->base, -1, EV_PERSIST, on_tick, rs);
-    if (rs->tick == NULL)
+    if ((rs->sub = store_subscribe(st, rs->channel, on_message, rs)) == NULL)
         goto fail;
-    struct timeval tv = {CHECK_INTERVAL_MS / 1000, (CHECK_INTERVAL_MS % 1000) * 1000};
-    event_add(rs->tick, &tv);
-    if (store_subscribe(a->st, rs->channel, on_message, rs) < 0)
-        goto fail;
+    if (store_ready(st))
+        fetch(rs);
     return rs;
 fail:
     rulesync_free(rs);
@@ -331,11 +374,45 @@ void rulesync_free(rulesync *rs)
 {
     if (rs == NULL)
         return;
-    if (rs->tick)
-        event_free(rs->tick);
+    store_unsubscribe(rs->sub);
+    rules_free(rs->cur);
     free(rs->file);
     free(rs->file_doc);
     free(rs);
+}
+
+void rulesync_reset(rulesync *rs)
+{
+    if (rs == NULL || rs->file)
+        return;
+    rules_free(rs->cur);
+    rs->cur = NULL;
+    rs->version = 0;
+    rs->seen = -1;
+    rs->loaded = false;
+    rs->warned_none = false;
+    if (store_ready(rs->st))
+        fetch(rs);
+}
+
+bool rulesync_busy(const rulesync *rs)
+{
+    return rs && (rs->fetching || rs->checking || rs->file_writing || rs->applying > 0);
+}
+
+const rules *rulesync_rules(const rulesync *rs)
+{
+    return rs ? rs->cur : NULL;
+}
+
+int64_t rulesync_version(const rulesync *rs)
+{
+    return rs ? rs->version : 0;
+}
+
+bool rulesync_loaded(const rulesync *rs)
+{
+    return rs && (rs->loaded || (rs->file && rs->cur));
 }
 
 const char *rulesync_file(const rulesync *rs)
@@ -354,7 +431,7 @@ bool rulesync_load_file(rulesync *rs)
     fclose(report);
     for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line;
          line = strtok_r(NULL, "\n", &save))
-        log_err("rules: %s", line);
+        log_err("%s: %s", rs->who, line);
     free(buf);
     if (r == NULL)
         return false;
@@ -363,7 +440,7 @@ bool rulesync_load_file(rulesync *rs)
         rules_free(r);
         return false;
     }
-    log_info("rules: applied %s (%zu activities, %zu challenges)", rs->file, r->n_activities,
+    log_info("%s: applied %s (%zu activities, %zu challenges)", rs->who, rs->file, r->n_activities,
              r->n_challenges);
     install(rs, r, 0); /* the version is known once Redis has it */
     free(rs->file_doc);
@@ -389,6 +466,7 @@ static void on_applied(void *arg, const store_reply *r)
 {
     struct apply *ap = arg;
     rulesync *rs = ap->rs;
+    rs->applying--;
     int64_t version, applied_at;
     const char *word = script_result(r, &version, &applied_at);
     rulesync_status st = RULESYNC_UNAVAILABLE;
@@ -397,10 +475,10 @@ static void on_applied(void *arg, const store_reply *r)
     } else if (word && version > 0) {
         st = strcmp(word, "changed") == 0 ? RULESYNC_CHANGED : RULESYNC_SAME;
         rs->seen = version;
-        if (version != rs->a->rules_version) {
-            log_info("rules: applied version %" PRId64
+        if (version != rs->version) {
+            log_info("%s: applied version %" PRId64
                      " from PUT /v1/rules (%zu activities, %zu challenges)",
-                     version, ap->r->n_activities, ap->r->n_challenges);
+                     rs->who, version, ap->r->n_activities, ap->r->n_challenges);
             install(rs, ap->r, version);
             ap->r = NULL;
         }
@@ -419,6 +497,7 @@ int rulesync_apply(rulesync *rs, const char *doc, size_t len, rules *r, const ch
     *ap = (struct apply){.rs = rs, .r = r, .done = done, .arg = arg};
     if (!run_rules_lua(rs, doc, len, "api", expected, on_applied, ap))
         goto fail;
+    rs->applying++;
     return 0;
 fail:
     free(ap);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "keys.h"
 #include "url.h"
@@ -183,6 +184,7 @@ struct counter {
 struct scorecall {
     char org[EVENT_NAME_MAX + 1];
     char aside[48];        /* a replay's key prefix, "" for live scoring */
+    char week[16];         /* score.lua's usage argument */
     bool replay;           /* no idempotency, no log, no badges (score.lua) */
     bool period_only;      /* no all-time boards */
     int64_t now, ttl;      /* Unix ms; idempotency ttl (s) */
@@ -362,6 +364,7 @@ void scorecall_begin(scorecall *c, const char *org, int64_t now_ms, const scorec
         int n = keys_idem(key, org, w);
         key_index(c, key, n);
     }
+    org_key(c, "usage");
 }
 
 /* The number of counter `field` of hash `key` (whose TTL is ttl seconds,
@@ -927,7 +930,12 @@ int scorecall_finish(scorecall *c, int *nkeys, const char ***argv, const size_t 
     hdr[2] = (unsigned char)(count >> 16);
     hdr[3] = (unsigned char)(count >> 8);
     hdr[4] = (unsigned char)count;
-    size_t argc = c->keys.a.n + c->head.n + 1, n = 0;
+    /* after A: the usage hash's field of this UTC week */
+    time_t t = (time_t)(c->now / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(c->week, sizeof(c->week), "w:%G-W%V", &tm);
+    size_t argc = c->keys.a.n + c->head.n + 2, n = 0;
     if (argc > c->cap_argv) {
         c->cap_argv = argc * 2;
         c->argv = realloc(c->argv, c->cap_argv * sizeof(char *));
@@ -938,7 +946,9 @@ int scorecall_finish(scorecall *c, int *nkeys, const char ***argv, const size_t 
     collect(c, &c->keys.a, &n);
     collect(c, &c->head, &n);
     c->argv[n] = m->sb.data;
-    c->lens[n] = m->sb.size;
+    c->lens[n++] = m->sb.size;
+    c->argv[n] = c->week;
+    c->lens[n] = strlen(c->week);
     *nkeys = (int)c->keys.a.n;
     *argv = c->argv;
     *lens = c->lens;

@@ -58,6 +58,7 @@
 #include "ingest.h"
 #include "keys.h"
 #include "log.h"
+#include "orgs.h"
 #include "rules.h"
 #include "store.h"
 #include "util.h"
@@ -99,6 +100,7 @@ struct sse_sub {
 struct feed {
     struct feed *next;
     sse *h;
+    struct org *o; /* held: its rules name the feed's challenge */
     char org[EVENT_NAME_MAX + 1];
     char challenge[EVENT_NAME_MAX + 1];
     char fixed[PERIOD_ID_MAX]; /* "" follows the current period */
@@ -112,12 +114,13 @@ struct feed {
     size_t keylen;
     char mark[PERIOD_ID_MAX]; /* carried by the standings ids */
     bool mark_known;
-    bool dirty;    /* a fetch is wanted */
-    bool force;    /* send the next standings even if unchanged */
-    bool fetching; /* a page fetch or the first mark read is in flight */
-    bool closing;  /* a close.lua "after" read is in flight */
-    bool reclose;  /* another one is wanted after it */
-    int pending;   /* callbacks in flight */
+    bool dirty;     /* a fetch is wanted */
+    bool force;     /* send the next standings even if unchanged */
+    bool fetching;  /* a page fetch or the first mark read is in flight */
+    bool closing;   /* a close.lua "after" read is in flight */
+    bool reclose;   /* another one is wanted after it */
+    int pending;    /* callbacks in flight */
+    unsigned stamp; /* the version check round that took it */
     int64_t last_sent_ms;
     struct event *timer;
 };
@@ -130,7 +133,8 @@ struct sse {
     struct event *reaper; /* cuts doomed subscribers off, outside any of their callbacks */
     struct msg *hbmsg;
     struct sse_sub *doomed;
-    bool checking;
+    int checking;   /* version checks in flight */
+    unsigned round; /* of version checks */
     bool stopping;
 };
 
@@ -319,6 +323,8 @@ static void feed_release(struct feed *f)
     event_free(f->timer);
     msg_unref(f->last);
     free(f->key);
+    org_watch(f->o, -1);
+    org_release(f->o);
     free(f);
 }
 
@@ -530,7 +536,7 @@ static void on_feed_timer(evutil_socket_t fd, short what, void *arg)
         }
         return;
     }
-    const rules *r = ingest_rules(h->a->in);
+    const rules *r = org_rules(f->o);
     int c = r ? rules_challenge_index(r, f->challenge) : -1;
     if (r && c < 0) {
         log_info("sse: challenge %s is gone from the rules; ending its streams", f->challenge);
@@ -565,17 +571,23 @@ static void on_feed_timer(evutil_socket_t fd, short what, void *arg)
     boards_get(h->a->bc, f->org, ch, &per, has_prev ? &prev : NULL, 0, f->limit, NULL, on_page, f);
 }
 
-/* The feed for p, created when missing. */
+/* The feed for p, created when missing; NULL when this daemon holds no
+ * context of p's org (its caller holds one: it cannot happen). */
 static struct feed *feed_get(sse *h, const sse_params *p)
 {
     for (struct feed *f = h->feeds; f; f = f->next)
         if (f->limit == p->limit && strcmp(f->challenge, p->challenge) == 0 &&
             strcmp(f->fixed, p->period) == 0 && strcmp(f->org, p->org) == 0)
             return f;
+    struct org *o = orgs_find(h->a->orgs, p->org);
+    if (o == NULL)
+        return NULL;
     struct feed *f = calloc(1, sizeof(*f));
     if (f == NULL)
         abort();
     f->h = h;
+    f->o = org_hold(o);
+    org_watch(o, +1); /* its push channel brings other daemons' changes */
     snprintf(f->org, sizeof(f->org), "%s", p->org);
     snprintf(f->challenge, sizeof(f->challenge), "%s", p->challenge);
     snprintf(f->fixed, sizeof(f->fixed), "%s", p->period);
@@ -635,10 +647,10 @@ static sse_sub *subscribe(sse *h, const sse_params *p, struct bufferevent *bev, 
 {
     if (h->stopping)
         return NULL;
-    struct sse_sub *s = calloc(1, sizeof(*s));
+    struct feed *f = feed_get(h, p);
+    struct sse_sub *s = f ? calloc(1, sizeof(*s)) : NULL;
     if (s == NULL)
         return NULL;
-    struct feed *f = feed_get(h, p);
     *s = (struct sse_sub){
         .f = f, .bev = bev, .sink = sink, .end = end, .arg = arg, .chunked = chunked};
     s->next = f->subs;
@@ -746,13 +758,34 @@ void sse_period_closed(sse *h, const char *org, const char *ch, const char *per)
             feed_closures(f);
 }
 
-void sse_resync(sse *h)
+void sse_resync(sse *h, const char *org)
 {
     for (struct feed *f = h->feeds; f; f = f->next) {
+        if (strcmp(f->org, org) != 0)
+            continue;
         feed_closures(f);
         if (f->nsubs > 0)
             feed_schedule(f);
     }
+}
+
+void sse_org_state(sse *h, const char *org, bool serving)
+{
+    if (serving)
+        return;
+    size_t n = 0;
+    for (struct feed *f = h->feeds, *next; f; f = next) {
+        next = f->next;
+        if (strcmp(f->org, org) != 0 || f->nsubs == 0)
+            continue;
+        n += f->nsubs;
+        f->pending++; /* keeps f while its subscribers' owners are told */
+        feed_end_all(f);
+        f->pending--;
+        feed_release(f);
+    }
+    if (n)
+        log_info("sse: org %s is not served any more; ended %zu streams", org, n);
 }
 
 void sse_board_changed(sse *h, const char *org, const char *board, int64_t version)
@@ -774,7 +807,7 @@ struct check {
 static void on_checked(void *arg, const store_reply *r)
 {
     struct check *c = arg;
-    c->h->checking = false;
+    c->h->checking--;
     for (size_t i = 0; r && i < c->n && i < store_reply_len(r); i++) {
         int64_t v = store_reply_int(store_reply_at(r, i));
         if (v > boards_known_version(c->h->a->bc, c->org, c->boards[i]))
@@ -783,24 +816,14 @@ static void on_checked(void *arg, const store_reply *r)
     free(c);
 }
 
-/* Every sse_interval: move "current" feeds on at their period's end, retry
- * failed fetches, and check the versions of watched boards (org default). */
-static void on_tick(evutil_socket_t fd, short what, void *arg)
+/* Asks for the versions of the boards watched in f's org (one HMGET for
+ * the feeds from f on), stamping those feeds with this round. */
+static void check_org(sse *h, struct feed *first)
 {
-    sse *h = arg;
-    int64_t now = util_now_ms() / 1000;
     size_t n = 0;
-    for (struct feed *f = h->feeds; f; f = f->next) {
-        if (f->nsubs == 0)
-            continue;
-        if ((f->fixed[0] == '\0' && f->board[0] && now >= f->period_end) ||
-            (f->dirty && !f->fetching && !evtimer_pending(f->timer, NULL)))
-            feed_schedule(f);
-        if (f->board[0] && strcmp(f->org, "default") == 0)
+    for (struct feed *f = first; f; f = f->next)
+        if (f->nsubs > 0 && f->board[0] && strcmp(f->org, first->org) == 0)
             n++;
-    }
-    if (n == 0 || h->checking || !store_ready(h->a->st))
-        return;
     struct check *c = calloc(1, sizeof(*c) + n * BOARD_MAX);
     const char **argv = calloc(n + 2, sizeof(*argv));
     size_t *lens = calloc(n + 2, sizeof(*lens));
@@ -808,13 +831,14 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     if (c == NULL || argv == NULL || lens == NULL)
         abort();
     c->h = h;
-    snprintf(c->org, sizeof(c->org), "default");
-    keys_org(key, "default", "bver");
+    snprintf(c->org, sizeof(c->org), "%s", first->org);
+    keys_org(key, first->org, "bver");
     argv[0] = "HMGET";
     argv[1] = key;
-    for (struct feed *f = h->feeds; f && c->n < n; f = f->next) {
-        if (f->nsubs == 0 || !f->board[0] || strcmp(f->org, "default") != 0)
+    for (struct feed *f = first; f && c->n < n; f = f->next) {
+        if (f->nsubs == 0 || !f->board[0] || strcmp(f->org, first->org) != 0)
             continue;
+        f->stamp = h->round;
         memcpy(c->boards[c->n], f->board, BOARD_MAX);
         argv[2 + c->n] = c->boards[c->n];
         c->n++;
@@ -822,11 +846,33 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     for (size_t i = 0; i < c->n + 2; i++)
         lens[i] = strlen(argv[i]);
     if (store_command(h->a->st, on_checked, c, (int)c->n + 2, argv, lens) == 0)
-        h->checking = true;
+        h->checking++;
     else
         free(c);
     free(argv);
     free(lens);
+}
+
+/* Every sse_interval: move "current" feeds on at their period's end, retry
+ * failed fetches, and check the versions of watched boards, one HMGET per
+ * org with streams. */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    sse *h = arg;
+    int64_t now = util_now_ms() / 1000;
+    for (struct feed *f = h->feeds; f; f = f->next) {
+        if (f->nsubs == 0)
+            continue;
+        if ((f->fixed[0] == '\0' && f->board[0] && now >= f->period_end) ||
+            (f->dirty && !f->fetching && !evtimer_pending(f->timer, NULL)))
+            feed_schedule(f);
+    }
+    if (h->checking > 0 || !store_ready(h->a->st))
+        return;
+    h->round++;
+    for (struct feed *f = h->feeds; f; f = f->next)
+        if (f->nsubs > 0 && f->board[0] && f->stamp != h->round)
+            check_org(h, f);
 }
 
 /* Every sse_heartbeat: a comment line to every stream; a client that sent

@@ -10,7 +10,8 @@
  * board changes from the read cache's listener (this daemon's writes and,
  * through push.c, other daemons'), of closed periods from push.c, and
  * checks the versions of watched boards once per sse_interval in case a
- * message was lost.
+ * message was lost (one HMGET per org with streams). A feed holds its org's
+ * context (orgs.h), whose rules name its challenge.
  *
  * Event ids. A standings event is "{period}.{version}.{mark}" and a
  * period_closed event "{period}.closed"; the mark is the newest closed
@@ -69,7 +70,7 @@ typedef struct sse_params {
     char last_id[SSE_ID_MAX];   /* Last-Event-ID, "" when none */
 } sse_params;
 
-/* Creates the hub; `a` (base, cfg, st, bc, in) is borrowed. NULL on failure. */
+/* Creates the hub; `a` (base, cfg, st, bc, orgs) is borrowed. NULL on failure. */
 sse *sse_new(app *a);
 /* Frees the hub and every subscriber left (without telling their owners).
  * Free it after the store and the read cache, whose last callbacks reach
@@ -97,8 +98,12 @@ size_t sse_subscribers(const sse *h);
 void sse_board_changed(sse *h, const char *org, const char *board, int64_t version);
 /* The closer closed period `per` of challenge ch (push.c). */
 void sse_period_closed(sse *h, const char *org, const char *ch, const char *per);
-/* Messages may have been lost (push.c resubscribed): look again. */
-void sse_resync(sse *h);
+/* Messages of org may have been lost (its push channel resubscribed):
+ * look again. */
+void sse_resync(sse *h, const char *org);
+/* Org's state changed: when it is no longer served (suspended, gone),
+ * every stream of it ends. */
+void sse_org_state(sse *h, const char *org, bool serving);
 /* The mark of a Last-Event-ID: the newest closed period it says the client
  * saw, "" for "none existed" ("-"); false when the id is not one of ours.
  * Exposed for tests. */

@@ -19,8 +19,9 @@
  * callback; the store only forgets its pointer there. Script calls copy their
  * arguments into one block (struct call) so that a NOSCRIPT answer can be
  * retried with EVAL and the script body without involving the caller.
- * Subscriptions live in the store until store_free; hiredis holds a pointer
- * to each as the SUBSCRIBE callback's private data.
+ * A subscription lives in the store from store_subscribe until Redis
+ * confirms its UNSUBSCRIBE (or the link drops, or store_free): hiredis holds
+ * a pointer to it as the SUBSCRIBE callback's private data until then.
  */
 #include "store.h"
 
@@ -37,7 +38,8 @@
 extern const char lua_score[], lua_page[], lua_leader[], lua_token[], lua_rules[], lua_teams[],
     lua_swap[];
 
-extern const char lua_adjust[], lua_visibility[], lua_erase[], lua_close[], lua_outbox[];
+extern const char lua_adjust[], lua_visibility[], lua_erase[], lua_close[], lua_outbox[], lua_due[],
+    lua_orgs[];
 
 static const struct {
     const char *name;
@@ -55,11 +57,12 @@ static const struct {
     [STORE_SCRIPT_ERASE] = {"erase.lua", lua_erase},
     [STORE_SCRIPT_CLOSE] = {"close.lua", lua_close},
     [STORE_SCRIPT_OUTBOX] = {"outbox.lua", lua_outbox},
+    [STORE_SCRIPT_DUE] = {"due.lua", lua_due},
+    [STORE_SCRIPT_ORGS] = {"orgs.lua", lua_orgs},
 };
 
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000
-#define MAX_SUBS       8
 #define CHANNEL_MAX    256
 
 /* One connection to Redis with its reconnect state. */
@@ -75,11 +78,20 @@ struct link {
     const char *what;      /* "" or "pub/sub ", for log lines */
 };
 
-/* One channel subscription, alive until store_free. */
-struct sub {
+/* One channel subscription. It lives from store_subscribe until Redis
+ * confirms its UNSUBSCRIBE (or the pub/sub link drops, or store_free):
+ * hiredis holds it as the private data of the channel's callback until
+ * then. `cb` NULL marks one being unsubscribed; a store_subscribe of the
+ * same channel meanwhile revives it (`resubscribe`), since hiredis keeps
+ * one callback per channel name. */
+struct store_sub {
+    store *s;
+    struct store_sub *prev, *next;
     char channel[CHANNEL_MAX];
     store_message_cb *cb;
     void *arg;
+    bool resubscribe; /* revived while its UNSUBSCRIBE was on the way */
+    bool pending;     /* a SUBSCRIBE or UNSUBSCRIBE of it awaits its reply */
 };
 
 struct store {
@@ -94,8 +106,8 @@ struct store {
     char sha[STORE_SCRIPT_COUNT][41];
     store_ready_cb *on_ready;
     void *on_ready_arg;
-    struct sub subs[MAX_SUBS];
-    size_t nsubs;
+    struct store_sub *subs; /* every subscription, live or being unsubscribed */
+    size_t nsubs;           /* live ones */
 };
 
 /* A script call in flight; owns copies of its arguments. */
@@ -169,14 +181,36 @@ static void on_loaded(redisAsyncContext *ac, void *reply, void *priv)
     }
 }
 
+/* Unlinks and frees a subscription. */
+static void sub_free(struct store_sub *sb)
+{
+    store *s = sb->s;
+    if (sb->prev)
+        sb->prev->next = sb->next;
+    else
+        s->subs = sb->next;
+    if (sb->next)
+        sb->next->prev = sb->prev;
+    free(sb);
+}
+
+static void send_subscribe(store *s, struct store_sub *sb);
+
 /* Every reply on the SUBSCRIBE of one channel: the confirmation, then each
- * message; NULL when the connection goes. */
+ * message, then the UNSUBSCRIBE's confirmation; NULL when the connection
+ * goes (the link's reconnect subscribes the live ones again). */
 static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
-    struct sub *sb = priv;
+    struct store_sub *sb = priv;
     redisReply *r = reply;
-    if (r == NULL || sb == NULL)
+    if (sb == NULL)
         return;
+    if (r == NULL) {
+        sb->pending = false;
+        if (sb->cb == NULL && !sb->s->closing)
+            sub_free(sb); /* being unsubscribed: the link took it along */
+        return;
+    }
     if (r->type == REDIS_REPLY_ERROR) {
         log_err("redis: SUBSCRIBE %s failed: %s", sb->channel, r->str);
         redisAsyncDisconnect(ac);
@@ -187,18 +221,37 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv)
         return;
     const char *kind = r->element[0]->str;
     if (strcmp(kind, "subscribe") == 0) {
+        sb->pending = false;
         log_debug("redis: subscribed to %s", sb->channel);
-        sb->cb(sb->arg, NULL, 0);
-    } else if (strcmp(kind, "message") == 0 && r->element[2]->type == REDIS_REPLY_STRING) {
+        if (sb->cb) {
+            sb->cb(sb->arg, NULL, 0);
+        } else if (redisAsyncCommand(ac, on_sub_reply, sb, "UNSUBSCRIBE %s", sb->channel) ==
+                   REDIS_OK) {
+            sb->pending = true; /* unsubscribed while its SUBSCRIBE was on the way */
+        }
+    } else if (strcmp(kind, "unsubscribe") == 0) {
+        /* hiredis has forgotten the channel's callback now */
+        sb->pending = false;
+        if (sb->resubscribe) {
+            sb->resubscribe = false;
+            send_subscribe(sb->s, sb);
+        } else {
+            log_debug("redis: unsubscribed from %s", sb->channel);
+            sub_free(sb);
+        }
+    } else if (strcmp(kind, "message") == 0 && r->element[2]->type == REDIS_REPLY_STRING &&
+               sb->cb) {
         sb->cb(sb->arg, r->element[2]->str, r->element[2]->len);
     }
 }
 
 /* Sends the SUBSCRIBE of one subscription on the sub link. */
-static void send_subscribe(store *s, struct sub *sb)
+static void send_subscribe(store *s, struct store_sub *sb)
 {
     if (redisAsyncCommand(s->sub.ac, on_sub_reply, sb, "SUBSCRIBE %s", sb->channel) != REDIS_OK)
         log_warn("redis: cannot send SUBSCRIBE %s", sb->channel);
+    else
+        sb->pending = true;
 }
 
 /* Connect callback: on success, authenticate, select, and load the scripts
@@ -238,8 +291,13 @@ static void on_connect(const redisAsyncContext *cac, int status)
     if (l == &s->sub) {
         if (l->loading == 0)
             link_up(l);
-        for (size_t i = 0; i < s->nsubs; i++)
-            send_subscribe(s, &s->subs[i]);
+        for (struct store_sub *sb = s->subs, *next; sb; sb = next) {
+            next = sb->next;
+            if (sb->cb)
+                send_subscribe(s, sb);
+            else
+                sub_free(sb); /* unsubscribed while the link was down */
+        }
         return;
     }
     l->loading += STORE_SCRIPT_COUNT;
@@ -395,6 +453,17 @@ void store_free(store *s)
     s->on_ready = NULL; /* the owner is going away: no news of this disconnect */
     link_close(&s->cmd);
     link_close(&s->sub);
+    /* Live subscriptions are their owners' until store_unsubscribe, which
+     * may come later (an org freed after the store): they stay, orphaned. */
+    for (struct store_sub *sb = s->subs, *next; sb; sb = next) {
+        next = sb->next;
+        if (sb->cb) {
+            sb->s = NULL;
+            sb->prev = sb->next = NULL;
+        } else {
+            free(sb);
+        }
+    }
     free(s);
 }
 
@@ -403,22 +472,69 @@ bool store_ready(const store *s)
     return s && s->ready;
 }
 
-int store_subscribe(store *s, const char *channel, store_message_cb *cb, void *arg)
+store_sub *store_subscribe(store *s, const char *channel, store_message_cb *cb, void *arg)
 {
-    if (s->nsubs == MAX_SUBS || strlen(channel) >= CHANNEL_MAX) {
-        log_err("redis: cannot subscribe to %s: too many subscriptions or too long a name",
-                channel);
-        return -1;
+    if (strlen(channel) >= CHANNEL_MAX) {
+        log_err("redis: cannot subscribe to %.64s...: the channel name is too long", channel);
+        return NULL;
     }
-    struct sub *sb = &s->subs[s->nsubs++];
-    *sb = (struct sub){.cb = cb, .arg = arg};
+    struct store_sub *sb = s->subs;
+    while (sb && !(sb->cb == NULL && strcmp(sb->channel, channel) == 0))
+        sb = sb->next;
+    if (sb) { /* its UNSUBSCRIBE is on the way: subscribe again once it is done */
+        sb->cb = cb;
+        sb->arg = arg;
+        sb->resubscribe = sb->pending;
+        s->nsubs++;
+        if (!sb->pending && s->sub.connected)
+            send_subscribe(s, sb);
+        return sb;
+    }
+    sb = calloc(1, sizeof(*sb));
+    if (sb == NULL)
+        abort();
+    *sb = (struct store_sub){.s = s, .cb = cb, .arg = arg, .next = s->subs};
     snprintf(sb->channel, sizeof(sb->channel), "%s", channel);
+    if (s->subs)
+        s->subs->prev = sb;
+    s->subs = sb;
+    s->nsubs++;
     if (s->sub.ac == NULL && !evtimer_pending(s->sub.retry, NULL))
         connect_now(&s->sub); /* the first subscription opens the link */
     else if (s->sub.connected)
         send_subscribe(s, sb);
     /* else: the connect callback subscribes to every channel */
-    return 0;
+    return sb;
+}
+
+void store_unsubscribe(store_sub *sb)
+{
+    if (sb == NULL || sb->cb == NULL)
+        return;
+    store *s = sb->s;
+    if (s == NULL) { /* orphaned by store_free */
+        free(sb);
+        return;
+    }
+    sb->cb = NULL;
+    sb->resubscribe = false;
+    s->nsubs--;
+    if (s->closing)
+        return; /* store_free frees it */
+    if (!s->sub.connected) {
+        if (!sb->pending)
+            sub_free(sb);
+        return; /* else the link's loss answers its SUBSCRIBE with NULL, which frees it */
+    }
+    if (sb->pending)
+        return; /* its SUBSCRIBE's answer comes first; then it is unsubscribed below */
+    if (redisAsyncCommand(s->sub.ac, on_sub_reply, sb, "UNSUBSCRIBE %s", sb->channel) == REDIS_OK)
+        sb->pending = true;
+}
+
+size_t store_subscriptions(const store *s)
+{
+    return s ? s->nsubs : 0;
 }
 
 /* Plain command reply: hand it on. */

@@ -7,7 +7,8 @@
  * sending the script body again when Redis answers NOSCRIPT (after a restart
  * or SCRIPT FLUSH). A second connection, opened by the first
  * store_subscribe, carries pub/sub subscriptions and is re-established (and
- * resubscribed) after every loss with the same backoff.
+ * resubscribed) after every loss with the same backoff. Subscriptions come
+ * and go with the orgs this daemon serves (orgs.c).
  *
  * Every callback fires exactly once: with the reply, or with NULL when the
  * command could not be completed (connection lost). Replies are only valid
@@ -24,6 +25,7 @@
 struct event_base;
 typedef struct store store;
 typedef struct store_reply store_reply;
+typedef struct store_sub store_sub;
 
 typedef void store_cb(void *arg, const store_reply *r);
 typedef void store_ready_cb(void *arg, bool ready);
@@ -46,6 +48,8 @@ typedef enum {
     STORE_SCRIPT_ADJUST,     /* adjust.lua: an admin's score adjustment, with its audit entry */
     STORE_SCRIPT_CLOSE,      /* close.lua: closing periods (closer.c), closed ones (SSE) */
     STORE_SCRIPT_OUTBOX,     /* outbox.lua: webhook endpoints, deliveries and their history */
+    STORE_SCRIPT_DUE,        /* due.lua: claim and reschedule background work across orgs */
+    STORE_SCRIPT_ORGS,       /* orgs.lua: the registry of orgs, and an org's usage */
     STORE_SCRIPT_COUNT
 } store_script_id;
 
@@ -56,12 +60,16 @@ store *store_new(struct event_base *base, const char *uri, store_ready_cb *on_re
 void store_free(store *s);
 /* True while connected with every script loaded. */
 bool store_ready(const store *s);
-/* Subscribes to `channel` (copied) on the pub/sub connection, for as long as
- * the store lives: cb is called as store_message_cb says, also after every
- * reconnect. Works whether or not the store is ready. Returns -1 when the
- * store holds too many subscriptions already. */
-int store_subscribe(store *s, const char *channel, store_message_cb *cb, void *arg)
+/* Subscribes to `channel` (copied) on the pub/sub connection until
+ * store_unsubscribe: cb is called as store_message_cb says, also after
+ * every reconnect. Works whether or not the store is ready. NULL only when
+ * the channel name is longer than the store takes. */
+store_sub *store_subscribe(store *s, const char *channel, store_message_cb *cb, void *arg)
     __attribute__((warn_unused_result));
+/* Ends a subscription: cb is not called again (NULL is allowed). */
+void store_unsubscribe(store_sub *sb);
+/* Live subscriptions, for tests and metrics. */
+size_t store_subscriptions(const store *s);
 /* Sends a command. Returns -1 (and does not call cb) when not ready. */
 int store_command(store *s, store_cb *cb, void *arg, int argc, const char **argv,
                   const size_t *argvlen) __attribute__((warn_unused_result));

@@ -50,7 +50,7 @@ static void on_moved(void *arg, const store_reply *r)
     int64_t version = store_reply_int(r);
     if (version > 0) {
         j->changed++;
-        boards_note_version(j->bc, j->name, version);
+        boards_note_version(j->bc, j->org, j->name, version);
     }
     scanwalk_next(j->w);
 }

@@ -5,19 +5,23 @@
  * The outbox lives in Redis, one per org (keys.h, outbox.lua); this module
  * keeps no delivery state that matters past a crash. Its loop:
  *
- *   poll timer -> SMEMBERS podium:webhook-orgs -> per org, outbox.lua claim
- *   (at most the free transfer slots) -> one libcurl easy handle per
- *   delivery, added to the multi handle -> on completion, outbox.lua report
- *   (delivered, retry, failed, gone, dropped) -> the slot is free again.
+ *   due index "w" entry of an org (due.h) -> outbox.lua claim (at most the
+ *   free transfer slots) -> one libcurl easy handle per delivery, added to
+ *   the multi handle -> on completion, outbox.lua report (delivered, retry,
+ *   failed, gone, dropped) -> the slot is free again.
  *
  * libcurl runs in multi-socket mode on the daemon's event_base: curl tells
  * on_curl_socket which sockets to watch (one libevent event per socket,
  * kept as curl's socket pointer) and on_curl_timer when to call it back;
  * libevent calls curl_multi_socket_action. Nothing here blocks.
  *
- * The poll timer fires each POLL_MS, at once after this daemon enqueued
- * (arm(w, 0)), when a retry it scheduled falls due sooner, and soon after
- * a slot frees while the last claim filled every slot (more may be due).
+ * An org's "w" entry is due when a delivery of it is: the enqueue makes it
+ * due at once (and this daemon polls the index at once), a retry makes it
+ * due at its time, and each claim sets it to the outbox's earliest due
+ * delivery (a claimed one's lease end, so that a delivery whose daemon
+ * died is sent again) or, with none, DUE_HEARTBEAT_MS ahead. An org that
+ * registers an endpoint gets its entry first, so no outbox is ever
+ * forgotten. Tickets wait in a queue while every transfer slot is busy.
  *
  * Ownership: a transfer owns its easy handle, header list and body; it is
  * freed once its report is sent (the report copies its arguments). Redis
@@ -37,16 +41,17 @@
 #include <strings.h>
 
 #include "config.h"
+#include "due.h"
 #include "keys.h"
 #include "log.h"
+#include "orgs.h"
 #include "store.h"
 #include "util.h"
 #include "webhook_body.h"
 
-#define POLL_MS  1000
-#define ORGS_MAX 256
-#define ORG_MAX  65
-#define ID_MAX   96
+#define POLL_MS 1000
+#define ORG_MAX 65
+#define ID_MAX  96
 
 /* One delivery attempt in flight. */
 struct transfer {
@@ -60,20 +65,28 @@ struct transfer {
     char org[ORG_MAX], id[ID_MAX], ep[ID_MAX];
 };
 
+/* A due ticket waiting for transfer slots. */
+struct queued {
+    struct queued *next;
+    webhook *w;
+    due_ticket *t;
+};
+
 struct webhook {
     struct event_base *base;
     store *st;
+    due *due;
+    struct orgs *orgs;
     const config *cfg;
     CURLM *multi;
     struct event *curl_timer; /* curl's own timeout */
-    struct event *poll;       /* next look at the outboxes */
-    int64_t poll_at;          /* when poll fires, Unix ms */
     struct transfer *inflight;
     size_t ninflight;
     size_t calls; /* Redis calls awaited */
-    bool claiming, stopping, full;
-    char orgs[ORGS_MAX][ORG_MAX];
-    size_t norgs, org_next;
+    bool claiming, stopping, migrated;
+    bool full;          /* the last claim filled every slot */
+    struct event *soon; /* polls the due index before its next poll */
+    struct queued *tickets, **tickets_tail;
 };
 
 /* A Redis call of the engine (claim, report, enqueue). */
@@ -83,6 +96,7 @@ struct call {
     webhook_test_cb *test;
     void *arg;
     size_t asked;      /* claim: how many were asked for */
+    due_ticket *t;     /* claim: the org's due ticket */
     char org[ORG_MAX]; /* claim, report */
     char id[ID_MAX];   /* report */
     char outcome[16];  /* report */
@@ -127,19 +141,20 @@ static size_t slots(const webhook *w)
     return w->ninflight >= max ? 0 : max - w->ninflight;
 }
 
-/* Arms the poll timer to fire in delay_ms, unless it fires sooner already. */
-static void arm(webhook *w, int64_t delay_ms)
+/* The soon timer: a retry falls due before the due index's next poll. */
+static void on_soon(evutil_socket_t fd, short what, void *arg)
 {
-    if (w->stopping)
+    webhook *w = arg;
+    due_kick(w->due);
+}
+
+/* Polls the due index in delay_ms, unless a poll is set sooner already. */
+static void soon(webhook *w, int64_t delay_ms)
+{
+    if (w->stopping || evtimer_pending(w->soon, NULL))
         return;
-    if (delay_ms < 0)
-        delay_ms = 0;
-    int64_t at = util_now_ms() + delay_ms;
-    if (evtimer_pending(w->poll, NULL) && w->poll_at <= at)
-        return;
-    w->poll_at = at;
-    struct timeval tv = {(time_t)(delay_ms / 1000), (suseconds_t)(delay_ms % 1000) * 1000};
-    evtimer_add(w->poll, &tv);
+    struct timeval tv = {0, (suseconds_t)(delay_ms < 0 ? 0 : delay_ms) * 1000};
+    evtimer_add(w->soon, &tv);
 }
 
 /* A new call record, counted as awaited. */
@@ -205,8 +220,7 @@ static void on_reported(void *arg, const store_reply *r)
                  "%" PRId64 " pending deliveries to it dropped",
                  c->id, store_reply_int(r));
     call_free(c);
-    if (w->full)
-        arm(w, 0);
+    (void)w;
 }
 
 /* Records the outcome of a claimed delivery (or gives it back). */
@@ -229,7 +243,10 @@ static void report(webhook *w, const char *org, const char *id, const char *ep, 
                  "when its lease ends",
                  id, outcome);
         call_free(c);
+        return;
     }
+    if (strcmp(outcome, "retry") == 0 || strcmp(outcome, "release") == 0)
+        due_schedule(w->due, DUE_WEBHOOK, org, strcmp(outcome, "retry") == 0 ? next_due : 0);
 }
 
 /* Unlinks and frees a transfer (its easy handle must be out of the multi). */
@@ -299,13 +316,16 @@ static void finish(struct transfer *t, CURLcode res)
                      t->ep, t->id, attempts, code, res != CURLE_OK ? ", " : "",
                      res != CURLE_OK ? curl_easy_strerror(res) : "", next - now);
             report(w, t->org, t->id, t->ep, t->lease, "retry", code, next);
-            arm(w, next - now < POLL_MS ? next - now : POLL_MS);
+            if (next - now < POLL_MS) /* sooner than the next poll of the due index */
+                soon(w, next - now);
         }
     }
     curl_multi_remove_handle(w->multi, t->easy);
     transfer_free(t);
-    if (w->full)
-        arm(w, 0);
+    if (w->full) { /* the last claim took all it could: more may be due */
+        w->full = false;
+        due_kick(w->due);
+    }
 }
 
 /* Takes the attempts libcurl finished. */
@@ -537,21 +557,26 @@ out:
 
 static void claim_next(webhook *w);
 
-/* outbox.lua's answer to a claim: {lease end, (id, record, endpoint)...}. */
+/* outbox.lua's answer to a claim: {lease end, next due or "", (id, record,
+ * endpoint)...}. The org's due entry becomes its next due delivery (now
+ * when the claim took all it asked for: more may wait). */
 static void on_claimed(void *arg, const store_reply *r)
 {
     struct call *c = arg;
     webhook *w = c->w;
     size_t n = store_reply_len(r);
-    if (r == NULL || store_reply_is_error(r) || n == 0) {
+    int64_t now = util_now_ms();
+    if (r == NULL || store_reply_is_error(r) || n < 2) {
+        due_done(c->t, now + POLL_MS * 5);
         call_free(c);
         w->claiming = false;
-        arm(w, POLL_MS);
+        claim_next(w);
         return;
     }
     int64_t lease = store_reply_int(store_reply_at(r, 0));
+    int64_t next = store_reply_int(store_reply_at(r, 1));
     size_t got = 0;
-    for (size_t i = 1; i + 2 < n; i += 3) {
+    for (size_t i = 2; i + 2 < n; i += 3) {
         size_t idlen, reclen;
         const char *id = store_reply_str(store_reply_at(r, i), &idlen);
         const char *rec = store_reply_str(store_reply_at(r, i + 1), &reclen);
@@ -564,69 +589,126 @@ static void on_claimed(void *arg, const store_reply *r)
         else
             start(w, c->org, id, rec, reclen, ep ? ep : "", lease);
     }
-    if (got >= c->asked)
+    if (got >= c->asked) {
+        next = now;
         w->full = true;
+    } else if (next <= 0 || next > now + DUE_HEARTBEAT_MS)
+        next = now + DUE_HEARTBEAT_MS;
+    due_done(c->t, next);
     call_free(c);
+    w->claiming = false;
     claim_next(w);
 }
 
-/* Claims for the next org of this round, or ends the round. */
+/* Claims for the next org waiting, one at a time while slots are free;
+ * with none free, the waiting tickets go back due now, for a daemon with
+ * room (or this one once a transfer ends). */
 static void claim_next(webhook *w)
 {
-    while (!w->stopping && w->org_next < w->norgs && slots(w) > 0) {
-        const char *org = w->orgs[w->org_next++];
-        char now[24], lease[24], most[24];
+    while (!w->claiming && w->tickets) {
+        struct queued *qd = w->tickets;
+        w->tickets = qd->next;
+        if (w->tickets == NULL)
+            w->tickets_tail = &w->tickets;
+        due_ticket *t = qd->t;
+        free(qd);
         size_t free_slots = slots(w);
+        if (w->stopping || free_slots == 0 || !store_ready(w->st)) {
+            due_done(t, util_now_ms());
+            continue;
+        }
+        const char *org = due_ticket_org(t);
+        char now[24], lease[24], most[24];
         util_i64toa(util_now_ms(), now);
         util_i64toa(w->cfg->webhook_timeout * 2000 + 5000, lease);
         util_i64toa((int64_t)free_slots, most);
         const char *argv[] = {"claim", now, lease, most};
         struct call *c = call_new(w);
         c->asked = free_slots;
+        c->t = t;
         snprintf(c->org, sizeof(c->org), "%s", org);
-        if (outbox(w, org, 0, 4, argv, NULL, on_claimed, c) == 0)
+        if (outbox(w, org, 0, 4, argv, NULL, on_claimed, c) == 0) {
+            w->claiming = true;
             return;
+        }
+        due_done(t, util_now_ms() + POLL_MS * 5);
         call_free(c);
-        break;
     }
-    w->claiming = false;
-    arm(w, POLL_MS);
 }
 
-/* SMEMBERS of the orgs with webhooks: start a claiming round. */
-static void on_orgs(void *arg, const store_reply *r)
+/* The org of a due ticket is known: queue the ticket for a claim, unless
+ * the org is suspended (its deliveries wait) or gone (no more work). */
+static void on_due_org(void *arg, struct org *o)
+{
+    struct queued *qd = arg;
+    webhook *w = qd->w;
+    org_state st = o ? org_get_state(o) : ORG_LOADING;
+    org_release(o);
+    if (st != ORG_ACTIVE) {
+        int64_t now = util_now_ms();
+        due_done(qd->t, st == ORG_LOADING     ? now + POLL_MS * 5
+                        : st == ORG_SUSPENDED ? now + DUE_HEARTBEAT_MS
+                                              : 0);
+        free(qd);
+        return;
+    }
+    *w->tickets_tail = qd;
+    w->tickets_tail = &qd->next;
+    claim_next(w);
+}
+
+/* A due "w" entry: the org's outbox has deliveries due (or its heartbeat). */
+static void on_due(void *arg, const char *org_id, due_ticket *t)
+{
+    webhook *w = arg;
+    struct queued *qd = calloc(1, sizeof(*qd));
+    if (qd == NULL)
+        abort();
+    qd->w = w;
+    qd->t = t;
+    orgs_acquire(w->orgs, org_id, on_due_org, qd);
+}
+
+/* Room for more tickets: as many as transfer slots are free. */
+static size_t room(void *arg)
+{
+    webhook *w = arg;
+    return w->stopping || w->tickets ? 0 : slots(w);
+}
+
+/* SMEMBERS of the set the daemons polled before the due index: their
+ * outboxes become due entries, then the set goes. */
+static void on_old_orgs(void *arg, const store_reply *r)
 {
     struct call *c = arg;
     webhook *w = c->w;
     call_free(c);
-    w->norgs = w->org_next = 0;
-    for (size_t i = 0; i < store_reply_len(r) && w->norgs < ORGS_MAX; i++) {
+    if (r == NULL || store_reply_is_error(r))
+        return;
+    for (size_t i = 0; i < store_reply_len(r); i++) {
         const char *org = store_reply_str(store_reply_at(r, i), NULL);
         if (org && util_valid_id(org))
-            snprintf(w->orgs[w->norgs++], ORG_MAX, "%s", org);
+            due_schedule(w->due, DUE_WEBHOOK, org, 0);
     }
-    w->full = false;
-    claim_next(w);
+    if (store_reply_len(r) > 0) {
+        log_info("webhook: moved %zu orgs' outboxes to the due index", store_reply_len(r));
+        const char *argv[] = {"DEL", keys_webhook_orgs_v1};
+        struct call *d = call_new(w);
+        if (store_command(w->st, on_old_orgs, d, 2, argv, NULL) < 0)
+            call_free(d);
+    }
 }
 
-/* Poll timer: look for due deliveries when there is room for them. */
-static void on_poll(evutil_socket_t fd, short what, void *arg)
+void webhook_store_ready(webhook *w)
 {
-    webhook *w = arg;
-    if (w->stopping || w->claiming)
+    if (w == NULL || w->migrated)
         return;
-    if (!store_ready(w->st) || slots(w) == 0) {
-        arm(w, POLL_MS);
-        return;
-    }
-    const char *argv[] = {"SMEMBERS", keys_webhook_orgs};
-    size_t lens[] = {8, strlen(keys_webhook_orgs)};
+    w->migrated = true;
+    const char *argv[] = {"SMEMBERS", keys_webhook_orgs_v1};
     struct call *c = call_new(w);
-    w->claiming = true;
-    if (store_command(w->st, on_orgs, c, 2, argv, lens) < 0) {
+    if (store_command(w->st, on_old_orgs, c, 2, argv, NULL) < 0) {
         call_free(c);
-        w->claiming = false;
-        arm(w, POLL_MS);
+        w->migrated = false;
     }
 }
 
@@ -641,8 +723,10 @@ static void on_enqueued(void *arg, const store_reply *r)
     const char *err = r == NULL || store_reply_is_error(r) || store_reply_len(r) == 0
                           ? "Redis did not take the deliveries"
                           : NULL;
-    if (err == NULL && queued > 0)
-        arm(w, 0);
+    if (err == NULL && queued > 0) {
+        due_schedule(w->due, DUE_WEBHOOK, c->org, 0); /* due now: the next poll, at once */
+        due_kick(w->due);
+    }
     if (c->done)
         c->done(c->arg, err, err ? 0 : (size_t)queued, err ? 0 : (size_t)skipped);
     else if (c->test)
@@ -689,6 +773,7 @@ static int enqueue(webhook *w, const char *org, const char *type, const char *on
         argv[a] = payloads[i];
         al[a++] = lens[i];
     }
+    snprintf(c->org, sizeof(c->org), "%s", org);
     int rc = outbox(w, org, (int)(1 + nk), (int)argc, argv, al, on_enqueued, c);
     free(argv);
     free(al);
@@ -749,7 +834,7 @@ int webhook_enqueue_test(webhook *w, const char *org, const char *endpoint, webh
 
 static bool curl_ready; /* curl_global_init done, for the one engine */
 
-webhook *webhook_new(struct event_base *base, store *st, const config *cfg)
+webhook *webhook_new(app *a)
 {
     if (!curl_ready && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         log_err("webhook: libcurl cannot start");
@@ -759,13 +844,17 @@ webhook *webhook_new(struct event_base *base, store *st, const config *cfg)
     webhook *w = calloc(1, sizeof(*w));
     if (w == NULL)
         return NULL;
+    struct event_base *base = a->base;
     w->base = base;
-    w->st = st;
-    w->cfg = cfg;
+    w->st = a->st;
+    w->due = a->due;
+    w->orgs = a->orgs;
+    w->cfg = a->cfg;
+    w->tickets_tail = &w->tickets;
     w->multi = curl_multi_init();
     w->curl_timer = evtimer_new(base, on_curl_timeout, w);
-    w->poll = evtimer_new(base, on_poll, w);
-    if (w->multi == NULL || w->curl_timer == NULL || w->poll == NULL) {
+    w->soon = evtimer_new(base, on_soon, w);
+    if (w->multi == NULL || w->curl_timer == NULL || w->soon == NULL) {
         webhook_free(w);
         return NULL;
     }
@@ -773,7 +862,7 @@ webhook *webhook_new(struct event_base *base, store *st, const config *cfg)
     curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
     curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
     curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w);
-    arm(w, POLL_MS);
+    due_handle(a->due, DUE_WEBHOOK, on_due, room, w);
     return w;
 }
 
@@ -782,7 +871,7 @@ void webhook_stop(webhook *w)
     if (w == NULL)
         return;
     w->stopping = true;
-    evtimer_del(w->poll);
+    claim_next(w); /* gives the waiting tickets back */
 }
 
 void webhook_release(webhook *w)
@@ -818,8 +907,14 @@ void webhook_free(webhook *w)
         curl_multi_cleanup(w->multi);
     if (w->curl_timer)
         event_free(w->curl_timer);
-    if (w->poll)
-        event_free(w->poll);
+    if (w->soon)
+        event_free(w->soon);
+    while (w->tickets) {
+        struct queued *qd = w->tickets;
+        w->tickets = qd->next;
+        due_drop(qd->t);
+        free(qd);
+    }
     free(w);
     if (curl_ready)
         curl_global_cleanup();

@@ -5,10 +5,10 @@
  * the org's outbox in Redis with webhook_enqueue: one Lua call records, for
  * each payload, one delivery to every enabled endpoint of the org that is
  * subscribed to the event type, idempotently per dedupe key. Nothing is
- * sent from the producer's call: every daemon polls the outboxes (each
- * second, at once when it enqueued something itself, and when a retry it
- * scheduled falls due), claims due deliveries with a lease, and sends them
- * with libcurl's multi-socket API on the daemon's event_base, never
+ * sent from the producer's call: the org's entry in the due index (due.h)
+ * becomes due, and a daemon that claims it (at once, when it enqueued
+ * something itself) claims the org's due deliveries with a lease and sends
+ * them with libcurl's multi-socket API on the daemon's event_base, never
  * blocking the loop.
  *
  * Guarantees: a delivery is sent by one daemon at a time (the claim is
@@ -37,9 +37,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "app.h"
+
 struct event_base;
 struct store;
 struct config;
+struct due;
 typedef struct webhook webhook;
 
 #define WEBHOOK_ENQUEUE_MAX  1000                 /* payloads per webhook_enqueue */
@@ -63,10 +66,14 @@ typedef enum {
 /* The end of a test enqueue; delivery is NULL unless QUEUED. */
 typedef void webhook_test_cb(void *arg, webhook_test_status status, const char *delivery);
 
-/* Creates the engine on base; it polls the outboxes while st is ready.
+/* Creates the engine on a->base; it takes the due index's "w" entries
+ * (due.h) of active orgs and claims from the outboxes they name.
  * Settings come from cfg (webhook_*), which must outlive the engine.
  * Returns NULL when libcurl cannot start. */
-webhook *webhook_new(struct event_base *base, struct store *st, const struct config *cfg);
+webhook *webhook_new(app *a);
+/* The store became ready: outboxes listed the way daemons before the due
+ * index did are moved to it, once. */
+void webhook_store_ready(webhook *w);
 /* Stops at once: transfers are abandoned (their leases run out), callbacks
  * of enqueues in flight fire with an error. NULL is allowed. */
 void webhook_free(webhook *w);

@@ -32,10 +32,12 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 token=$(cat data/admin.token)
+operator=$(cat data/operator.token)
 cat <<MSG
 
 Podium is running at http://127.0.0.1:$port
-Admin token: $token
+Admin token (org default): $token
+Operator token (creates more orgs: build/release/podiumctl org --help): $operator
 
 Try it (another terminal):
   T=$token

@@ -41,6 +41,10 @@ finish  KEYS: done hash, job hash, closed periods zset (or the job hash
         that expire with the period.
         Reply: 1, or 0 when the job is no longer ours.
 
+oldest  KEYS: boards of periods that ended, oldest first. ARGV: op.
+        Reply: the 1-based number of the first board that holds anybody, or
+        0 (a challenge none of whose periods closed yet: where to start).
+
 list    KEYS: records hash (the done hash of closes), closed periods zset.
         ARGV: op, offset, count.
         Reply: {total, record, ...}, newest first.
@@ -61,7 +65,8 @@ sweep   KEYS: retention zset.
         Members are key names, UNLINKed (freed in Redis's background
         thread, so a big board never blocks it), or "period <ch> <per>",
         whose archive record and place in the list of closed periods go.
-        Reply: the number of members handled.
+        Reply: {members handled, the Unix s of the next expiry, or "" when
+        none waits}.
 ]]
 
 local call, tonumber, floor = redis.call, tonumber, math.floor
@@ -152,6 +157,13 @@ if op == 'finish' then
   return 1
 end
 
+if op == 'oldest' then
+  for k = 1, #KEYS do
+    if call('EXISTS', KEYS[k]) == 1 then return k end
+  end
+  return 0
+end
+
 if op == 'list' then
   local ids = call('ZREVRANGE', KEYS[2], tonumber(ARGV[2]), tonumber(ARGV[2]) + tonumber(ARGV[3]) - 1)
   local out = {call('ZCARD', KEYS[2])}
@@ -194,7 +206,8 @@ if op == 'sweep' then
     end
     call('ZREM', KEYS[1], m)
   end
-  return #due
+  local nxt = call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {#due, nxt[2] or ''}
 end
 
 return redis.error_reply('close.lua: unknown operation ' .. tostring(op))

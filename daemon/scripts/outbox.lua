@@ -31,8 +31,9 @@ Operations (ARGV[1]):
            delivery id or ""}, or {-1} when the named endpoint does not exist,
            {-2} when it is disabled.
   claim    ARGV: now, lease (ms), most. Up to `most` due deliveries, each
-           moved to now + lease. -> {lease end, (id, record, endpoint JSON or
-           "")...}
+           moved to now + lease. -> {lease end, the earliest due time left
+           (a claimed one's lease end included; "" when none), (id, record,
+           endpoint JSON or "")...}
   report   KEYS[4] the endpoint's history list. ARGV: id, lease end, now,
            outcome, code, next due, history length. outcome: delivered,
            failed, dropped (the delivery leaves the outbox and is recorded
@@ -172,6 +173,8 @@ if op == 'claim' then
       out[#out + 1] = eps[ep]
     end
   end
+  local first = call('ZRANGE', DUE, 0, 0, 'WITHSCORES')
+  table.insert(out, 2, first[2] or '')
   return out
 end
 

@@ -486,6 +486,13 @@ class Podiumd:
         with open(os.path.join(self.data_dir, "admin.token")) as f:
             return f.read().strip()
 
+    @property
+    def operator_token(self):
+        """The bootstrap operator token (operator_token_file, default
+        data_dir/operator.token): it manages orgs (/v1/orgs) and nothing else."""
+        with open(os.path.join(self.data_dir, "operator.token")) as f:
+            return f.read().strip()
+
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 

@@ -244,7 +244,7 @@ class BadInputTest(PodiumTestCase):
         # problem+json (see evhttp_send_error in http_server.c).
         r = self.req("BREW", "/v1/challenges")
         self.assertProblem(r, 501)
-        self.assertIn("GET, POST, PUT, DELETE and OPTIONS", r.json()["detail"])
+        self.assertIn("GET, POST, PUT, PATCH, DELETE and OPTIONS", r.json()["detail"])
 
     def test_headers_over_the_limit(self):
         """max_headers is 16 KiB by default; libevent refuses the request

@@ -25,7 +25,9 @@
     "http_listen", "rpc_listen", "redis", "redis_server", "data_dir", "rules_file",                \
         "admin_token_file", "log_level", "cors_origins", "max_body", "max_headers",                \
         "read_timeout", "batch_window", "batch_events", "idempotency_ttl", "max_connections",      \
-        "sse_interval", "sse_heartbeat", "sse_max_buffer", "embed_frame_ancestors"
+        "sse_interval", "sse_heartbeat", "sse_max_buffer", "embed_frame_ancestors",                \
+        "operator_token_file", "quota_leaders", "quota_tokens", "quota_webhooks",                  \
+        "quota_events_per_second"
 
 static const char *const all_settings[] = {ALL_SETTINGS};
 #define NALL (sizeof(all_settings) / sizeof(all_settings[0]))
@@ -52,6 +54,8 @@ static bool field_text(const config *c, const char *name, char *out, size_t outl
         s = c->rules_file;
     else if (strcmp(name, "admin_token_file") == 0)
         s = c->admin_token_file;
+    else if (strcmp(name, "operator_token_file") == 0)
+        s = c->operator_token_file;
     else if (strcmp(name, "log_level") == 0)
         s = c->log_level;
     else if (strcmp(name, "cors_origins") == 0)
@@ -78,6 +82,14 @@ static bool field_text(const config *c, const char *name, char *out, size_t outl
         v = c->sse_heartbeat;
     else if (strcmp(name, "sse_max_buffer") == 0)
         v = c->sse_max_buffer;
+    else if (strcmp(name, "quota_leaders") == 0)
+        v = c->quota_leaders;
+    else if (strcmp(name, "quota_tokens") == 0)
+        v = c->quota_tokens;
+    else if (strcmp(name, "quota_webhooks") == 0)
+        v = c->quota_webhooks;
+    else if (strcmp(name, "quota_events_per_second") == 0)
+        v = c->quota_events_per_second;
     else
         return false;
     if (s != NULL)
@@ -223,6 +235,11 @@ static void test_each_setting_sets_its_field(void **state)
         {"sse_heartbeat", "1m", "60"},
         {"sse_max_buffer", "65536", "65536"},
         {"embed_frame_ancestors", "https://intra.example", "https://intra.example"},
+        {"operator_token_file", "/etc/podium/operator.token", "/etc/podium/operator.token"},
+        {"quota_leaders", "500", "500"},
+        {"quota_tokens", "0", "0"},
+        {"quota_webhooks", "3", "3"},
+        {"quota_events_per_second", "250", "250"},
     };
     assert_int_equal(sizeof(cases) / sizeof(cases[0]), NALL);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -950,6 +967,11 @@ static void test_man_page(void **state)
         {"sse_heartbeat", "15s"},
         {"sse_max_buffer", "262144"},
         {"embed_frame_ancestors", "\\(aqnone\\(aq"},
+        {"operator_token_file", "empty"},
+        {"quota_leaders", "10000"},
+        {"quota_tokens", "20000"},
+        {"quota_webhooks", "50"},
+        {"quota_events_per_second", "0"},
     };
     assert_int_equal(sizeof(defs) / sizeof(defs[0]), NALL);
     char *man = read_source("systemd/podiumd.8");

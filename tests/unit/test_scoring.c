@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -688,6 +689,9 @@ static void test_result_parse_truncated(void **state)
 
 /* Builds and finishes a call of two groups under doc_call at AT: amy and
  * bob, then amy again; returns argc. */
+static const char **last_argv; /* of the last build_call, valid until the next */
+static const size_t *last_lens;
+
 static int build_call(scorecall *c, const rules *r, const scorecall_opts *o, int *nkeys)
 {
     event g1[2] = {make_event("amy", "post", NULL, NULL, ms(AT)),
@@ -710,9 +714,7 @@ static int build_call(scorecall *c, const rules *r, const scorecall_opts *o, int
     scorecall_begin(c, "o", ms(AT) + 60000, o);
     scorecall_add(c, r, g1, p1, s1, 2, true);
     scorecall_add(c, r, g2, p2, s2, 1, false);
-    const char **argv;
-    const size_t *lens;
-    return scorecall_finish(c, nkeys, &argv, &lens);
+    return scorecall_finish(c, nkeys, &last_argv, &last_lens);
 }
 
 /* Fails unless the call's KEYS are exactly `want` (in any order), each once. */
@@ -750,6 +752,7 @@ static void test_scorecall_live(void **state)
         "podium:{o}:lastev",
         "podium:{o}:idem:20784", /* 2026-11-27T12:01Z / 1 day */
         "podium:{o}:idem:20783",
+        "podium:{o}:usage",
         "podium:{o}:board:weekly:2026-W48",
         "podium:{o}:tboard:weekly:2026-W48",
         "podium:{o}:tcount:weekly:2026-W48",
@@ -771,19 +774,22 @@ static void test_scorecall_live(void **state)
     int nkeys = -1;
     int argc = build_call(c, r, &o, &nkeys);
     assert_int_equal(nkeys, N(want));
-    assert_int_equal(argc, nkeys + 4); /* expiry, buckets, replay flag, A */
+    assert_int_equal(argc, nkeys + 5); /* expiry, buckets, replay flag, A, usage week */
     expect_keys(c, nkeys, want, N(want));
+    /* usage: the UTC ISO week of the call's time */
+    assert_int_equal(last_lens[argc - 1], strlen("w:2026-W48"));
+    assert_memory_equal(last_argv[argc - 1], "w:2026-W48", last_lens[argc - 1]);
 
     /* The buffers are reused: a second call gives the same keys. */
     argc = build_call(c, r, &o, &nkeys);
-    assert_int_equal(argc, (int)N(want) + 4);
+    assert_int_equal(argc, (int)N(want) + 5);
     expect_keys(c, nkeys, want, N(want));
 
     /* period_only: no all-time boards. */
     o.period_only = true;
     argc = build_call(c, r, &o, &nkeys);
     assert_int_equal(nkeys, N(want) - 4);
-    assert_int_equal(argc, nkeys + 4);
+    assert_int_equal(argc, nkeys + 5);
     scorecall_free(c);
     scorecall_free(NULL);
 }
@@ -797,12 +803,12 @@ static void test_scorecall_aside(void **state)
     scorecall_opts o = {86400, "rs:x", false};
     int nkeys = -1;
     int argc = build_call(c, r, &o, &nkeys);
-    assert_int_equal(nkeys, 21);
-    assert_int_equal(argc, nkeys + 4);
+    assert_int_equal(nkeys, 22);
+    assert_int_equal(argc, nkeys + 5);
     const char **keys;
     const size_t *lens;
     size_t n = scorecall_keys(c, &keys, &lens);
-    assert_int_equal(n, 21);
+    assert_int_equal(n, 22);
     size_t leaders = 0;
     for (size_t i = 0; i < n; i++) {
         if (lens[i] == strlen("podium:{o}:leaders") &&
@@ -819,7 +825,7 @@ static void test_scorecall_aside(void **state)
     o.aside = "";
     argc = build_call(c, r, &o, &nkeys);
     n = scorecall_keys(c, &keys, &lens);
-    assert_int_equal(argc, (int)n + 4);
+    assert_int_equal(argc, (int)n + 5);
     for (size_t i = 0; i < n; i++)
         if (lens[i] >= 13 && memcmp(keys[i], "podium:{o}:rs:", 14) == 0)
             fail_msg("key %.*s is still aside", (int)lens[i], keys[i]);
