@@ -14,7 +14,17 @@
  * ctl_rpc.c); everything else is HTTP only, as the admin API is.
  * The token: --token, else $PODIUM_TOKEN, else the file named by
  * --token-file or $PODIUM_TOKEN_FILE, else ./data/admin.token (what the
- * quick start writes) or /var/lib/podium/admin.token when readable.
+ * quick start writes) or /var/lib/podium/admin.token when readable. Every
+ * token acts in its own org (pdm_{org}_..., or pdm_... for org default).
+ *
+ * `org` commands are the operator's: they manage the orgs themselves
+ * (/v1/orgs) with the operator token, which reads no org's data, so their
+ * default token files are ./data/operator.token, then
+ * /var/lib/podium/operator.token; --org ID may stand for the ID argument.
+ *
+ * Options may come anywhere on the line (`podiumctl org list --json`):
+ * the global ones are taken out first, up to a `--`, and each command reads
+ * its own from what is left.
  *
  * Exit status (podiumctl(1)): 0 done; 1 usage; 2 refused as invalid (a
  * rules file that does not validate, a 400/409/413/422 answer); 3 not found
@@ -45,6 +55,8 @@ static struct {
     ctl_conn conn;
     const char *rpc; /* HOST:PORT of the binary protocol, or NULL */
     bool json;
+    bool org_cmd;    /* an org command: the operator token is the one wanted */
+    const char *org; /* --org: the org an org command acts on */
     char token[256];
 } g;
 
@@ -74,7 +86,11 @@ static const char usage_text[] =
     "  rescore CHALLENGE [--period P]\n"
     "  export [--since DATE] [--until DATE] [--leader ID] [--challenge ID] [> FILE]\n"
     "  webhooks                         registered webhooks\n"
+    "Orgs (the operator token; podiumctl org --help):\n"
+    "  org create ID [--name NAME] | org list [--all] | org show ID\n"
+    "  org suspend ID | org resume ID | org rename ID NAME | org quota ID ... | org delete ID\n"
     "\n"
+    "Options may come anywhere; after `--` every argument is taken as it is.\n"
     "Exit status: 0 done, 1 usage, 2 invalid, 3 not found, 4 not allowed, 5 unavailable.\n";
 
 /* Prints a message to stderr and exits with status ex. */
@@ -121,6 +137,10 @@ __attribute__((noreturn)) static void fail_resp(const ctl_resp *r)
     }
     if (r->status == 401)
         fputs("  (give a token with --token, $PODIUM_TOKEN or --token-file)\n", stderr);
+    if (r->status == 403 && g.org_cmd)
+        fputs("  (org commands need the operator token: data/operator.token or\n"
+              "  /var/lib/podium/operator.token, or give it with --token-file)\n",
+              stderr);
     json_decref(p);
     exit(exit_for(r->status));
 }
@@ -972,7 +992,391 @@ static int cmd_webhooks(int argc, char **argv)
     return EX_OK;
 }
 
-/* The token from the environment or a token file, as the header says. */
+/* ------------------------------------------------------------------ orgs */
+
+/* Whether s asks for help. */
+static bool is_help(const char *s)
+{
+    return strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0;
+}
+
+static const char org_usage_text[] =
+    "usage: podiumctl org COMMAND [ARGS]     (the operator's commands)\n"
+    "  org create ID [--name NAME]      make an org; prints its admin token, shown once\n"
+    "  org list [--limit N] [--cursor ID] [--all]\n"
+    "                                   the orgs with their state and usage; --all\n"
+    "                                   follows every page\n"
+    "  org show ID                      one org: state, quotas and usage\n"
+    "  org suspend ID | org resume ID   refuse its tokens and pause its background work,\n"
+    "                                   or bring it back; its data stays\n"
+    "  org rename ID NAME\n"
+    "  org quota ID [--leaders N] [--tokens N] [--webhooks N] [--events-per-second N]\n"
+    "                                   N: 0 = no limit, `default` = the config's\n"
+    "  org delete ID                    erase the org and all its data (in the background)\n"
+    "--org ID may stand for ID. Org ids: 1 to 64 of a-z 0-9 . _ -, starting with a\n"
+    "letter or digit.\n"
+    "The token: --token, $PODIUM_TOKEN, --token-file, $PODIUM_TOKEN_FILE, else\n"
+    "data/operator.token or /var/lib/podium/operator.token (the operator token).\n";
+
+/* What an org command was given: its id (positional or --org), the
+ * positionals after it and its options. quotas is owned. */
+struct org_args {
+    const char *id;
+    const char *pos[2];
+    int npos;
+    const char *name, *limit, *cursor;
+    bool all;
+    json_t *quotas;
+};
+
+/* Which options an org command takes besides --help. */
+enum { ORG_NAME = 1, ORG_PAGE = 2, ORG_QUOTA = 4 };
+
+/* Reads a quota option at argv[*i] into a->quotas ("default": null, the
+ * config's value); false when argv[*i] is none. The daemon checks bounds. */
+static bool org_quota_opt(int argc, char **argv, int *i, struct org_args *a)
+{
+    static const char *const names[][2] = {{"--leaders", "leaders"},
+                                           {"--tokens", "tokens"},
+                                           {"--webhooks", "webhooks"},
+                                           {"--events-per-second", "events_per_second"}};
+    for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+        const char *v = opt(argc, argv, i, names[k][0]);
+        if (v == NULL)
+            continue;
+        json_t *n = NULL;
+        if (strcmp(v, "default") == 0) {
+            n = json_null();
+        } else {
+            char *end;
+            errno = 0;
+            long long x = strtoll(v, &end, 10);
+            if (errno || *end || end == v)
+                die(EX_USAGE, "%s must be a whole number (0 = no limit) or default", names[k][0]);
+            n = json_integer((json_int_t)x);
+        }
+        if (a->quotas == NULL)
+            a->quotas = json_object();
+        json_object_set_new(a->quotas, names[k][1], n);
+        return true;
+    }
+    return false;
+}
+
+/* Reads an org command's arguments (argv[0] is its name): --help, the
+ * options `allow` lets through and positionals, the first of them the id
+ * unless --org (taken out in main) named it. Exits on anything else. */
+static void org_parse(int argc, char **argv, int allow, struct org_args *a)
+{
+    const char *pos[3];
+    int npos = 0;
+    bool literal = false;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (literal || argv[i][0] != '-' || argv[i][1] == '\0') {
+            if (npos == 3)
+                die(EX_USAGE, "org %s: too many arguments (podiumctl org --help)", argv[0]);
+            pos[npos++] = argv[i];
+        } else if (strcmp(argv[i], "--") == 0) {
+            literal = true;
+        } else if (is_help(argv[i])) {
+            fputs(org_usage_text, stdout);
+            exit(EX_OK);
+        } else if ((allow & ORG_NAME) && (v = opt(argc, argv, &i, "--name"))) {
+            a->name = v;
+        } else if ((allow & ORG_PAGE) && (v = opt(argc, argv, &i, "--limit"))) {
+            a->limit = v;
+        } else if ((allow & ORG_PAGE) && (v = opt(argc, argv, &i, "--cursor"))) {
+            a->cursor = v;
+        } else if ((allow & ORG_PAGE) && strcmp(argv[i], "--all") == 0) {
+            a->all = true;
+        } else if (!(allow & ORG_QUOTA) || !org_quota_opt(argc, argv, &i, a)) {
+            die(EX_USAGE, "org %s: unknown option %s (podiumctl org --help)", argv[0], argv[i]);
+        }
+    }
+    int k = 0;
+    a->id = g.org ? g.org : npos > 0 ? pos[k++] : NULL;
+    for (; k < npos; k++) {
+        if (a->npos == 2)
+            die(EX_USAGE, "org %s: too many arguments (podiumctl org --help)", argv[0]);
+        a->pos[a->npos++] = pos[k];
+    }
+}
+
+/* Exits unless the command got its id and exactly `npos` more positionals. */
+static void org_need(const struct org_args *a, const char *cmd, int npos, const char *usage)
+{
+    if (a->id == NULL || a->npos != npos)
+        die(EX_USAGE, "usage: podiumctl org %s %s", cmd, usage);
+    if (*a->id == '\0')
+        die(EX_INVALID, "an org id cannot be empty");
+}
+
+/* Sends body (a JSON object; taken) with method to path; returns the answer
+ * (caller frees), printed as it came with --json. Exits on failure. */
+static json_t *call_json(const char *method, const char *path, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (text == NULL)
+        die(EX_UNAVAILABLE, "out of memory");
+    json_t *j = call(method, path, text, true);
+    free(text);
+    return j;
+}
+
+/* A cell, or a line, for a count of an org's usage: "-" when not known. */
+static const char *org_count(char *buf, size_t len, const json_t *usage, const char *k)
+{
+    json_t *v = json_object_get(usage, k);
+    if (!json_is_integer(v))
+        return "-";
+    snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    return buf;
+}
+
+/* The style an org's state is shown in. */
+static ctl_style org_state_style(const json_t *o)
+{
+    const char *s = str(o, "state");
+    return strcmp(s, "active") == 0      ? CTL_GREEN
+           : strcmp(s, "suspended") == 0 ? CTL_YELLOW
+                                         : CTL_RED;
+}
+
+/* Adds one org (a view with usage) to the org list table. */
+static void org_row(ctl_table *t, const json_t *o)
+{
+    json_t *u = json_object_get(o, "usage");
+    char buf[32];
+    ctl_table_row(t);
+    ctl_table_cell(t, CTL_BOLD, "%s", str(o, "id"));
+    ctl_table_cell(t, CTL_PLAIN, "%s", str(o, "name"));
+    ctl_table_cell(t, org_state_style(o), "%s", str(o, "state"));
+    ctl_table_cell(t, CTL_PLAIN, "%s", org_count(buf, sizeof(buf), u, "leaders"));
+    ctl_table_cell(t, CTL_PLAIN, "%s", org_count(buf, sizeof(buf), u, "tokens"));
+    ctl_table_cell(t, CTL_PLAIN, "%s", org_count(buf, sizeof(buf), u, "events_this_week"));
+    ctl_table_cell(t, CTL_PLAIN, "%s", org_count(buf, sizeof(buf), u, "events_total"));
+    if (num(u, "rule_version") > 0)
+        ctl_table_cell(t, CTL_PLAIN, "%" JSON_INTEGER_FORMAT, num(u, "rule_version"));
+    else
+        ctl_table_cell(t, CTL_DIM, "-");
+    const char *last = str(u, "last_activity");
+    ctl_table_cell(t, CTL_DIM, "%s", *last ? last : "-");
+}
+
+/* podiumctl org list [--limit N] [--cursor ID] [--all] */
+static int org_list(const struct org_args *a)
+{
+    if (a->id || a->npos)
+        die(EX_USAGE, "usage: podiumctl org list [--limit N] [--cursor ID] [--all]");
+    json_t *orgs = json_array(), *page = NULL;
+    char cursor[256] = "", path[PATH_LEN];
+    if (a->cursor)
+        snprintf(cursor, sizeof(cursor), "%s", a->cursor);
+    for (;;) { /* one page, or with --all each page until next_cursor is null */
+        char q[1024] = "";
+        query_add(q, sizeof(q), "limit", a->limit);
+        query_add(q, sizeof(q), "cursor", *cursor ? cursor : NULL);
+        snprintf(path, sizeof(path), "/v1/orgs%s", q);
+        json_decref(page);
+        page = call("GET", path, NULL, !a->all);
+        json_array_extend(orgs, json_object_get(page, "orgs"));
+        const char *next = json_string_value(json_object_get(page, "next_cursor"));
+        if (!a->all || next == NULL || strcmp(next, cursor) == 0)
+            break;
+        snprintf(cursor, sizeof(cursor), "%s", next);
+    }
+    if (g.json && a->all) { /* the pages as one answer */
+        json_t *doc = json_pack("{s:O, s:n}", "orgs", orgs, "next_cursor");
+        char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (text)
+            puts(text);
+        free(text);
+        json_decref(doc);
+    } else if (!g.json) {
+        static const char *const h[] = {"ID",          "NAME",   "STATE", "LEADERS",       "TOKENS",
+                                        "EVENTS/WEEK", "EVENTS", "RULES", "LAST ACTIVITY", NULL};
+        static const ctl_align al[] = {CTL_LEFT,  CTL_LEFT,  CTL_LEFT,  CTL_RIGHT, CTL_RIGHT,
+                                       CTL_RIGHT, CTL_RIGHT, CTL_RIGHT, CTL_LEFT};
+        ctl_table *t = ctl_table_new(h, al);
+        json_t *o;
+        size_t i;
+        json_array_foreach(orgs, i, o)
+        {
+            org_row(t, o);
+        }
+        ctl_table_print(t, stdout);
+        const char *next = json_string_value(json_object_get(page, "next_cursor"));
+        if (!a->all && next)
+            fprintf(stderr, "(more: podiumctl org list --cursor %s, or --all)\n", next);
+    }
+    json_decref(page);
+    json_decref(orgs);
+    return EX_OK;
+}
+
+/* One line of `org show` for a quota and, when known, its use. */
+static void org_show_quota(const json_t *o, const char *label, const char *k)
+{
+    json_t *u = json_object_get(o, "usage");
+    json_int_t q = num(json_object_get(o, "quotas"), k);
+    char used[48] = "";
+    if (json_is_integer(json_object_get(u, k)))
+        snprintf(used, sizeof(used), "%" JSON_INTEGER_FORMAT " ", num(u, k));
+    if (q > 0)
+        printf("  %-19s %s(quota %" JSON_INTEGER_FORMAT ")\n", label, used, q);
+    else
+        printf("  %-19s %s(no quota)\n", label, used);
+}
+
+/* Prints an org (GET /v1/orgs/{id} JSON) as keys and values. */
+static void print_org(const json_t *o)
+{
+    json_t *u = json_object_get(o, "usage");
+    const char *created = str(o, "created"), *updated = str(o, "updated");
+    printf("%s%s%s (%s)\n", ctl_style_on(CTL_BOLD), str(o, "name"), ctl_style_off(), str(o, "id"));
+    printf("  %-19s %s%s%s\n", "state", ctl_style_on(org_state_style(o)), str(o, "state"),
+           ctl_style_off());
+    if (json_is_integer(json_object_get(o, "erased_keys")))
+        printf("  %-19s %" JSON_INTEGER_FORMAT "\n", "keys erased so far", num(o, "erased_keys"));
+    printf("  %-19s %s\n", "created", *created ? created : "-");
+    printf("  %-19s %s\n", "updated", *updated ? updated : "-");
+    org_show_quota(o, "leaders", "leaders");
+    org_show_quota(o, "tokens", "tokens");
+    org_show_quota(o, "webhooks", "webhooks");
+    json_int_t eps = num(json_object_get(o, "quotas"), "events_per_second");
+    if (eps > 0)
+        printf("  %-19s %" JSON_INTEGER_FORMAT " (quota)\n", "events per second", eps);
+    else
+        printf("  %-19s (no quota)\n", "events per second");
+    if (!json_is_object(u))
+        return;
+    const char *last = str(u, "last_activity");
+    printf("  %-19s %" JSON_INTEGER_FORMAT "\n", "events this week", num(u, "events_this_week"));
+    printf("  %-19s %" JSON_INTEGER_FORMAT "\n", "events in all", num(u, "events_total"));
+    if (num(u, "rule_version") > 0)
+        printf("  %-19s version %" JSON_INTEGER_FORMAT "\n", "rules", num(u, "rule_version"));
+    else
+        printf("  %-19s none yet\n", "rules");
+    printf("  %-19s %s\n", "last activity", *last ? last : "never");
+}
+
+/* podiumctl org suspend|resume|rename|quota: one PATCH (body taken). */
+static int org_patch(const char *cmd, const char *id, json_t *body)
+{
+    char path[PATH_LEN];
+    id_path(path, "/v1/orgs/", id, "");
+    json_t *j = call_json("PATCH", path, body);
+    if (!g.json && strcmp(cmd, "rename") == 0) {
+        printf("org %s renamed: %s\n", id, str(j, "name"));
+    } else if (!g.json && strcmp(cmd, "quota") == 0) {
+        json_t *q = json_object_get(j, "quotas");
+        static const char *const k[][2] = {{"leaders", "leaders"},
+                                           {"tokens", "tokens"},
+                                           {"webhooks", "webhooks"},
+                                           {"events per second", "events_per_second"}};
+        printf("org %s quotas:", id);
+        for (size_t n = 0; n < 4; n++) {
+            if (num(q, k[n][1]) > 0)
+                printf("%s %s %" JSON_INTEGER_FORMAT, n ? "," : "", k[n][0], num(q, k[n][1]));
+            else
+                printf("%s %s no limit", n ? "," : "", k[n][0]);
+        }
+        putchar('\n');
+    } else if (!g.json) {
+        printf("org %s is %s\n", id, str(j, "state"));
+    }
+    json_decref(j);
+    return EX_OK;
+}
+
+/* podiumctl org create ID [--name NAME]: the admin token on stdout. */
+static int org_create(const struct org_args *a)
+{
+    json_t *b = json_pack("{s:s}", "id", a->id);
+    if (a->name)
+        json_object_set_new(b, "name", json_string(a->name));
+    json_t *j = call_json("POST", "/v1/orgs", b);
+    if (!g.json) {
+        printf("%s\n", str(j, "admin_token"));
+        fflush(stdout);
+        fprintf(stderr,
+                "org %s (%s) created; its admin token (token id %s) is shown once: "
+                "keep it safe\n",
+                str(j, "id"), str(j, "name"), str(j, "admin_token_id"));
+    }
+    json_decref(j);
+    return EX_OK;
+}
+
+/* podiumctl org show|delete ID: a GET or DELETE of the org. */
+static int org_one(const char *cmd, const char *id)
+{
+    char path[PATH_LEN];
+    id_path(path, "/v1/orgs/", id, "");
+    bool del = strcmp(cmd, "delete") == 0;
+    json_t *j = call(del ? "DELETE" : "GET", path, NULL, true);
+    if (!g.json && del)
+        printf("org %s: erase started (202): its tokens no longer work, and its data is "
+               "erased in the background\n",
+               id);
+    else if (!g.json)
+        print_org(j);
+    json_decref(j);
+    return EX_OK;
+}
+
+/* podiumctl org COMMAND [ARGS]: the operator's commands. */
+static int cmd_org(int argc, char **argv)
+{
+    if (argc >= 1 && is_help(argv[0])) {
+        fputs(org_usage_text, stdout);
+        return EX_OK;
+    }
+    if (argc < 1) {
+        fputs(org_usage_text, stderr);
+        return EX_USAGE;
+    }
+    const char *cmd = argv[0];
+    struct org_args a = {0};
+    int allow = strcmp(cmd, "create") == 0  ? ORG_NAME
+                : strcmp(cmd, "list") == 0  ? ORG_PAGE
+                : strcmp(cmd, "quota") == 0 ? ORG_QUOTA
+                                            : 0;
+    org_parse(argc, argv, allow, &a);
+    if (strcmp(cmd, "list") == 0)
+        return org_list(&a);
+    if (strcmp(cmd, "create") == 0) {
+        org_need(&a, cmd, 0, "ID [--name NAME]");
+        return org_create(&a);
+    }
+    if (strcmp(cmd, "show") == 0 || strcmp(cmd, "delete") == 0) {
+        org_need(&a, cmd, 0, "ID");
+        return org_one(cmd, a.id);
+    }
+    if (strcmp(cmd, "suspend") == 0 || strcmp(cmd, "resume") == 0) {
+        org_need(&a, cmd, 0, "ID");
+        return org_patch(cmd, a.id, json_pack("{s:b}", "suspended", strcmp(cmd, "suspend") == 0));
+    }
+    if (strcmp(cmd, "rename") == 0) {
+        org_need(&a, cmd, 1, "ID NAME");
+        return org_patch(cmd, a.id, json_pack("{s:s}", "name", a.pos[0]));
+    }
+    if (strcmp(cmd, "quota") == 0) {
+        org_need(&a, cmd, 0,
+                 "ID [--leaders N] [--tokens N] [--webhooks N] [--events-per-second N]");
+        if (a.quotas == NULL)
+            die(EX_USAGE, "org quota: give at least one of --leaders, --tokens, --webhooks "
+                          "and --events-per-second");
+        return org_patch(cmd, a.id, json_pack("{s:o}", "quotas", a.quotas));
+    }
+    fputs(org_usage_text, stderr);
+    die(EX_USAGE, "unknown org command %s", cmd);
+}
+
+/* The token from the environment or a token file, as the header says; org
+ * commands look for the operator's token file instead of the admin's. */
 static void find_token(const char *file)
 {
     const char *env = getenv("PODIUM_TOKEN");
@@ -982,8 +1386,11 @@ static void find_token(const char *file)
         g.conn.token = env;
         return;
     }
-    const char *files[] = {file ? file : getenv("PODIUM_TOKEN_FILE"), "data/admin.token",
-                           "/var/lib/podium/admin.token"};
+    const char *role = g.org_cmd ? "operator" : "admin";
+    char local[64], global[64];
+    snprintf(local, sizeof(local), "data/%s.token", role);
+    snprintf(global, sizeof(global), "/var/lib/podium/%s.token", role);
+    const char *files[] = {file ? file : getenv("PODIUM_TOKEN_FILE"), local, global};
     for (size_t i = 0; i < 3; i++) {
         if (files[i] == NULL)
             continue;
@@ -1001,55 +1408,69 @@ static void find_token(const char *file)
     }
 }
 
-int main(int argc, char **argv)
+/* What main reads before a command runs, besides what goes into g. */
+struct globals {
+    const char *url, *token_file;
+    bool colour, help;
+};
+
+/* Takes the global options out of argv, wherever they are before a `--`,
+ * into g and *o; the command and its own arguments go to args (argc
+ * places), in order. Returns how many went there, or -1 when nothing is
+ * left to do (--help before the command, --version). */
+static int take_options(int argc, char **argv, struct globals *o, char **args)
 {
-    const char *url = getenv("PODIUM_URL"), *token_file = NULL;
-    g.rpc = getenv("PODIUM_RPC") && *getenv("PODIUM_RPC") ? getenv("PODIUM_RPC") : NULL;
-    bool colour = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-'; i++) {
+    int nargs = 0;
+    bool literal = false;
+    for (int i = 1; i < argc; i++) {
         const char *v;
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            fputs(usage_text, stdout);
-            return EX_OK;
+        if (literal || argv[i][0] != '-' || argv[i][1] == '\0') {
+            args[nargs++] = argv[i];
+        } else if (strcmp(argv[i], "--") == 0) {
+            literal = true;
+            if (nargs > 0) /* the command reads it too (org names starting with -) */
+                args[nargs++] = argv[i];
+        } else if (is_help(argv[i])) {
+            if (nargs == 0) {
+                fputs(usage_text, stdout);
+                return -1;
+            }
+            o->help = true; /* the command's help: org has its own */
+            args[nargs++] = argv[i];
         } else if (strcmp(argv[i], "--version") == 0) {
             printf("podiumctl %s\n", PODIUM_VERSION);
-            return EX_OK;
+            return -1;
         } else if (strcmp(argv[i], "--json") == 0) {
             g.json = true;
         } else if (strcmp(argv[i], "--no-color") == 0) {
-            colour = false;
+            o->colour = false;
         } else if ((v = opt(argc, argv, &i, "--url"))) {
-            url = v;
+            o->url = v;
         } else if ((v = opt(argc, argv, &i, "--token"))) {
             g.conn.token = v;
         } else if ((v = opt(argc, argv, &i, "--rpc"))) {
             g.rpc = v;
         } else if ((v = opt(argc, argv, &i, "--token-file"))) {
-            token_file = v;
-        } else {
+            o->token_file = v;
+        } else if ((v = opt(argc, argv, &i, "--org"))) {
+            if (g.org && strcmp(g.org, v) != 0)
+                die(EX_USAGE, "two orgs named: %s and %s", g.org, v);
+            g.org = v;
+        } else if (nargs == 0) {
             fputs(usage_text, stderr);
             die(EX_USAGE, "unknown option %s", argv[i]);
+        } else {
+            args[nargs++] = argv[i]; /* the command's own option */
         }
     }
-    if (i >= argc) {
-        fputs(usage_text, stderr);
-        return EX_USAGE;
-    }
-    signal(SIGPIPE, SIG_IGN);
-    ctl_out_colour(colour && !g.json);
-    static char base[1024];
-    snprintf(base, sizeof(base), "%s", url && *url ? url : "http://127.0.0.1:7420");
-    size_t n = strlen(base);
-    while (n > 0 && base[n - 1] == '/')
-        base[--n] = '\0';
-    g.conn.url = base;
-    g.conn.timeout_s = 60;
-    find_token(token_file);
+    return nargs;
+}
 
-    const char *cmd = argv[i];
-    int rest = argc - i - 1;
-    char **args = argv + i + 1;
+/* Runs command cmd with its arguments; returns the exit status. */
+static int run(const char *cmd, int rest, char **args)
+{
+    if (g.org_cmd)
+        return cmd_org(rest, args);
     if (strcmp(cmd, "rules") == 0)
         return cmd_rules(rest, args);
     if (strcmp(cmd, "challenges") == 0)
@@ -1078,4 +1499,44 @@ int main(int argc, char **argv)
         return cmd_webhooks(rest, args);
     fputs(usage_text, stderr);
     die(EX_USAGE, "unknown command %s", cmd);
+}
+
+int main(int argc, char **argv)
+{
+    struct globals o = {.url = getenv("PODIUM_URL"),
+                        .colour = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL};
+    int rc = EX_OK;
+    g.rpc = getenv("PODIUM_RPC") && *getenv("PODIUM_RPC") ? getenv("PODIUM_RPC") : NULL;
+    char **args = calloc((size_t)argc + 1, sizeof(*args)); /* the command and its own */
+    if (args == NULL)
+        die(EX_UNAVAILABLE, "out of memory");
+    int nargs = take_options(argc, argv, &o, args);
+    if (nargs < 0)
+        goto out;
+    if (nargs == 0) {
+        fputs(usage_text, stderr);
+        rc = EX_USAGE;
+        goto out;
+    }
+    g.org_cmd = strcmp(args[0], "org") == 0;
+    if (o.help && !g.org_cmd) {
+        fputs(usage_text, stdout);
+        goto out;
+    }
+    if (g.org && !g.org_cmd)
+        die(EX_USAGE, "--org is for org commands: the others act in the org of their token");
+    signal(SIGPIPE, SIG_IGN);
+    ctl_out_colour(o.colour && !g.json);
+    static char base[1024];
+    snprintf(base, sizeof(base), "%s", o.url && *o.url ? o.url : "http://127.0.0.1:7420");
+    size_t n = strlen(base);
+    while (n > 0 && base[n - 1] == '/')
+        base[--n] = '\0';
+    g.conn.url = base;
+    g.conn.timeout_s = 60;
+    find_token(o.token_file);
+    rc = run(args[0], nargs - 1, args + 1);
+out:
+    free(args);
+    return rc;
 }
