@@ -1,9 +1,12 @@
 /*
  * auth.c - token hashing, minting, bootstrap file and a lookup cache.
  *
- * The cache is a fixed-size open-addressing table keyed by the token's
- * SHA-256; an entry holds the identity (or "unknown") and the time it was
- * fetched. Entries older than AUTH_CACHE_MS are looked up again. Negative
+ * The cache is a fixed-size table keyed by the token's SHA-256, in sets of
+ * CACHE_WAYS entries (a token may sit in any entry of its set, so that the
+ * tokens of many orgs in use do not keep evicting each other); an entry
+ * holds the identity (or "unknown") and the time it was fetched, and a new
+ * one takes the set's oldest. Entries older than AUTH_CACHE_MS are looked
+ * up again. Negative
  * answers are cached too, so a client hammering with a bad token costs one
  * Redis lookup per AUTH_CACHE_MS.
  */
@@ -24,6 +27,7 @@
 #include "util.h"
 
 #define CACHE_SLOTS 4096
+#define CACHE_WAYS  4
 
 struct entry {
     char sha[65]; /* "" = empty slot */
@@ -76,18 +80,27 @@ void auth_set_operator(auth *a, const char *token)
     auth_hash(token, a->operator_);
 }
 
-/* The cache slot for a hash (its first hex digits pick it). */
-static struct entry *slot(auth *a, const char *sha)
+/* The cache entry of a hash, or, when `take`, the one it is to go into
+ * (its set is picked by the first hex digits): itself if there, else an
+ * empty one, else the set's oldest. NULL when not there and not `take`. */
+static struct entry *slot(auth *a, const char *sha, bool take)
 {
     unsigned long h = strtoul(
         (char[9]){sha[0], sha[1], sha[2], sha[3], sha[4], sha[5], sha[6], sha[7], 0}, NULL, 16);
-    return &a->cache[h % CACHE_SLOTS];
+    struct entry *set = &a->cache[h % (CACHE_SLOTS / CACHE_WAYS) * CACHE_WAYS], *pick = NULL;
+    for (int i = 0; i < CACHE_WAYS; i++) {
+        if (strcmp(set[i].sha, sha) == 0)
+            return &set[i];
+        if (pick == NULL || (pick->sha[0] && (!set[i].sha[0] || set[i].fetched < pick->fetched)))
+            pick = &set[i];
+    }
+    return take ? pick : NULL;
 }
 
 void auth_forget(auth *a, const char *sha)
 {
-    struct entry *e = slot(a, sha);
-    if (strcmp(e->sha, sha) == 0)
+    struct entry *e = slot(a, sha, false);
+    if (e)
         e->sha[0] = '\0';
 }
 
@@ -114,7 +127,7 @@ static void on_lookup(void *arg, const store_reply *r)
         free(l);
         return;
     }
-    struct entry *e = slot(l->a, l->sha);
+    struct entry *e = slot(l->a, l->sha, true);
     memset(e, 0, sizeof(*e));
     snprintf(e->sha, sizeof(e->sha), "%s", l->sha);
     e->fetched = util_now_ms();
@@ -177,8 +190,8 @@ void auth_check(auth *a, const char *token, auth_cb *cb, void *arg)
         cb(arg, &op, false);
         return;
     }
-    struct entry *e = slot(a, sha);
-    if (strcmp(e->sha, sha) == 0 && util_now_ms() - e->fetched < AUTH_CACHE_MS) {
+    struct entry *e = slot(a, sha, false);
+    if (e && util_now_ms() - e->fetched < AUTH_CACHE_MS) {
         cb(arg, e->known ? &e->who : NULL, false);
         return;
     }

@@ -77,9 +77,9 @@
  *   podium:{org}:wh:key:{k}         string  dedupe key k of an enqueued payload (as
  *                                         "closed:weekly:2026-W48"), 4 days TTL
  *   podium:{org}:wh:hist:{e}        list  endpoint e's newest 100 finished deliveries, JSON
- *   podium:{org}:usage              hash  events (events logged in all), w:{ISO week, UTC} (events
- *                                         logged that week): an operator's view of the org
- *                                         (score.lua)
+ *   podium:{org}:usage              hash  w:{ISO week, UTC} -> events logged that week: an
+ *                                         operator's view of the org, whose sum is all events
+ *                                         logged (score.lua)
  *
  * Keys of the deployment, not of one org, share the hash tag {#} ('#' is in
  * no org id, so no org's key has it):

@@ -7,7 +7,9 @@
  * version doc source) runs when the store becomes ready, on every message
  * of the org's channel (and after each resubscribe), and when a check
  * (HGET version), made by rulesync_touch at most once per CHECK_INTERVAL_MS,
- * sees a version other than `seen`. Only one fetch is in flight at a time; a
+ * sees a version other than `seen` (CHECK_ORG_MS for orgs but default: with
+ * a thousand orgs in use, their checks would be a thousand calls a second,
+ * for messages that are rarely lost). Only one fetch is in flight at a time; a
  * request meanwhile runs one more after it. An org nobody uses costs
  * nothing: no timer runs, and its channel is silent.
  *
@@ -44,7 +46,8 @@
 #include "store.h"
 #include "util.h"
 
-#define CHECK_INTERVAL_MS 1000
+#define CHECK_INTERVAL_MS 1000 /* org default's; other orgs' are CHECK_ORG_MS apart */
+#define CHECK_ORG_MS      5000
 #define FILE_MAX_BYTES    (64u << 20)
 
 struct rulesync {
@@ -314,7 +317,7 @@ void rulesync_touch(rulesync *rs)
     if (rs == NULL || !store_ready(rs->st))
         return;
     int64_t now = util_now_ms();
-    if (now - rs->checked_ms < CHECK_INTERVAL_MS)
+    if (now - rs->checked_ms < (rs->is_default ? CHECK_INTERVAL_MS : CHECK_ORG_MS))
         return;
     rs->checked_ms = now;
     write_file(rs);

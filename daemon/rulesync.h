@@ -7,8 +7,9 @@
  * the stored version: it fetches it when made, when the store becomes ready,
  * when rules.lua announces a new version on the org's channel (and after
  * each resubscription), and, as a safety net for a lost message, when a
- * check of the stored version, made at most once a second while the org is
- * in use (rulesync_touch), finds one it has not looked at yet. A stored rule
+ * check of the stored version, made at most once a second (every 5 s for
+ * orgs but default) while the org is in use (rulesync_touch), finds one it
+ * has not looked at yet. A stored rule
  * set that does not validate here (written by a newer podiumd, say) is
  * logged with every error and the running rules stay.
  *

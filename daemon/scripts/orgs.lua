@@ -42,9 +42,9 @@ hput      KEYS: one of an org's hashes (its leaders). ARGV: op, field, value,
           hash has `most` fields and this one is new).
 usage     KEYS: leaders, tokens, webhooks, usage, rule set, event log (one
           org's). ARGV: op, this week's field of usage ("w:2026-W49").
-          Reply: {leaders, tokens, webhooks, events, events this week,
-          the log's latest entry (Unix ms, 0 = none), rule set version
-          (0 = none)}.
+          Reply: {leaders, tokens, webhooks, events (the sum of the weeks),
+          events this week, the log's latest entry (Unix ms, 0 = none),
+          rule set version (0 = none)}.
 ]]
 
 local op = ARGV[1]
@@ -149,10 +149,11 @@ if op == 'hput' then
 end
 
 if op == 'usage' then
-  local u = call('HMGET', KEYS[4], 'events', ARGV[2])
+  local weeks, total = call('HGETALL', KEYS[4]), 0
+  for i = 2, #weeks, 2 do total = total + tonumber(weeks[i]) end
   local latest = call('XREVRANGE', KEYS[6], '+', '-', 'COUNT', 1)[1]
   return {call('HLEN', KEYS[1]), call('HLEN', KEYS[2]), call('HLEN', KEYS[3]),
-          tonumber(u[1]) or 0, tonumber(u[2]) or 0,
+          total, tonumber(call('HGET', KEYS[4], ARGV[2])) or 0,
           latest and tonumber(string.match(latest[1], '^%d+')) or 0,
           tonumber(call('HGET', KEYS[5], 'version')) or 0}
 end

@@ -54,8 +54,8 @@ challenge and period.
 KEYS[1] leaders hash (leader -> profile JSON), KEYS[2] event
 stream, KEYS[3] board versions, KEYS[4] URL hash ("leader|url key" -> event
 id), KEYS[5] latest links (leader -> link), KEYS[6..] idempotency buckets
-(the current first), then the org's usage hash (events logged, in all and
-per UTC week); further keys are referred to by index.
+(the current first), then the org's usage hash (events logged per UTC
+week); further keys are referred to by index.
 ARGV[1] expire-at of the current bucket (Unix s), ARGV[2] number of
 buckets, ARGV[3] "1" for a replay (rescore, dry run: keys are aside, see
 scoring.h; no log, links, badges or usage are written), ARGV[5] this
@@ -514,9 +514,7 @@ if #log > 3 then
     links[#links + 1] = sid .. f
   end
   call(unpack(links))
-  local usage = KEYS[6 + nbuckets]
-  call('HINCRBY', usage, 'events', #fresh)
-  call('HINCRBY', usage, ARGV[5], #fresh)
+  call('HINCRBY', KEYS[6 + nbuckets], ARGV[5], #fresh)
 end
 
 -- Answers in request order; duplicates are marked with a leading 1.

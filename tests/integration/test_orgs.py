@@ -414,7 +414,8 @@ class OperatorApiTest(OrgCase):
                 r = self.req("GET", "/embed/weekly?org=" + oid, auth=None)
                 self.assertEqual(r.status, 200, r)
                 self.assertEqual(self.usage(oid)["events_total"], 1)
-                self.assertEqual(self.r("HGET", org_key(oid, "usage"), "events"), b"1")
+                week = time.strftime("w:%G-W%V", time.gmtime())
+                self.assertEqual(self.r("HGET", org_key(oid, "usage"), week), b"1")
         self.assertProblem(self.op("POST", "/v1/orgs", json_body={"id": "o" * 65}), 422, ["/id"])
 
     def test_a_create_that_died_half_way(self):
