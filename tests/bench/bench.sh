@@ -87,6 +87,8 @@ sleep 0.3
 curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" "$base/v1/events" \
     -d '{"id":"capture-000000000001","leader":"l1","type":"post"}'
 sleep 0.3
+# MONITOR costs Redis a formatted copy of every command: replay once it is gone.
+while redis-cli -p "$rport" client list | grep -q 'cmd=monitor'; do sleep 0.1; done
 python3 - "$tmp/monitor" "$rport" <<'PY'
 import ast, re, socket, sys
 line = next(l for l in open(sys.argv[1], "rb") if b'"EVALSHA"' in l)

@@ -74,9 +74,9 @@ run() { # name script
     if [ -s "$tmp/wrk.err" ]; then head -3 "$tmp/wrk.err"; fi
     echo "$rps" >>"$tmp/rps.$script"
 }
-for _ in $(seq 1 "$pairs"); do
-    TOKEN=$one run "one org" post1.lua
-    TOKENS=$tmp/tokens run "$orgs orgs" post1_orgs.lua
+for i in $(seq 1 "$pairs"); do # every run's event ids are new (RUN)
+    RUN="$$-$i-one" TOKEN=$one run "one org" post1.lua
+    RUN="$$-$i-many" TOKENS=$tmp/tokens run "$orgs orgs" post1_orgs.lua
 done
 awk -v f1="$tmp/rps.post1.lua" -v f2="$tmp/rps.post1_orgs.lua" -v ORGS="$orgs" 'BEGIN {
     while ((getline v < f1) > 0) { a += v; n++ }
@@ -85,7 +85,7 @@ awk -v f1="$tmp/rps.post1.lua" -v f2="$tmp/rps.post1_orgs.lua" -v ORGS="$orgs" '
 }'
 
 # Exactly once: every acknowledged event of the runs is in its org's log.
-logged=$(for i in $(seq 1 "$orgs"); do printf 'HGET podium:{o%04d}:usage events\n' "$i"; done |
+logged=$(for i in $(seq 1 "$orgs"); do printf 'HVALS podium:{o%04d}:usage\n' "$i"; done |
     redis-cli -p "$rport" | awk '{s += $1} END {print s}')
 echo "events logged across the $orgs orgs: $logged"
 
