@@ -41,7 +41,6 @@
 #include "boards.h"
 #include "due.h"
 #include "event.h"
-#include "ingest.h"
 #include "keys.h"
 #include "log.h"
 #include "orgs.h"

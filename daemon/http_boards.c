@@ -16,7 +16,6 @@
 
 #include "boards.h"
 #include "http_server.h"
-#include "ingest.h"
 #include "results.h"
 #include "jsonw.h"
 #include "keys.h"

@@ -30,7 +30,6 @@
 
 #include "event.h"
 #include "http_server.h"
-#include "ingest.h"
 #include "jsonw.h"
 #include "keys.h"
 #include "orgs.h"

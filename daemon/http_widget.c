@@ -34,7 +34,6 @@
 #include "config.h"
 #include "http_server.h"
 #include "orgs.h"
-#include "ingest.h"
 #include "rules.h"
 #include "util.h"
 

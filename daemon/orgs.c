@@ -8,7 +8,7 @@
  * failed read answers the waiters NULL (unavailable) and leaves the context
  * loading, so the next use tries again.
  *
- * The registry entry is HGETALL podium:{#}:org:{id}: name, state, quota
+ * The registry entry is HGETALL podium:{#}:org:{id}: state, creation time, quota
  * overrides (q_leaders, q_tokens, q_webhooks, q_eps). No entry means no
  * such org, except for "default", which is active until an operator
  * suspends it.
@@ -52,8 +52,7 @@ struct org {
     bool known;   /* the registry entry was read at least once */
     bool reading; /* a registry read is in flight */
     int64_t meta_ms, used_ms;
-    int64_t created_ms; /* of this incarnation of the id, from the registry */
-    char name[ORG_NAME_MAX + 1];
+    int64_t created_ms;   /* of this incarnation of the id, from the registry */
     org_quotas overrides; /* -1: none, the config's default holds */
     org_quotas quotas;
     rulesync *rs;
@@ -160,7 +159,6 @@ static void parse_entry(struct org *o, const store_reply *r)
     int64_t incarnation = o->created_ms;
     const char *state = NULL;
     o->created_ms = 0;
-    o->name[0] = '\0';
     o->overrides = (org_quotas){-1, -1, -1, -1};
     for (size_t i = 0; i + 1 < store_reply_len(r); i += 2) {
         const char *f = store_reply_str(store_reply_at(r, i), NULL);
@@ -169,8 +167,6 @@ static void parse_entry(struct org *o, const store_reply *r)
             continue;
         if (strcmp(f, "state") == 0)
             state = store_reply_str(v, NULL);
-        else if (strcmp(f, "name") == 0)
-            snprintf(o->name, sizeof(o->name), "%s", store_reply_str(v, NULL));
         else if (strcmp(f, "created") == 0)
             o->created_ms = store_reply_int(v);
         else if (strcmp(f, "q_leaders") == 0)
@@ -477,11 +473,6 @@ void orgs_apply_entry(orgs *os, const char *id, const store_reply *fields)
     maybe_ready(o);
 }
 
-size_t orgs_count(const orgs *os)
-{
-    return os ? os->n : 0;
-}
-
 struct org *org_hold(struct org *o)
 {
     o->refs++;
@@ -504,11 +495,6 @@ const char *org_id(const struct org *o)
 org_state org_get_state(const struct org *o)
 {
     return o->known ? o->state : ORG_LOADING;
-}
-
-const char *org_name(const struct org *o)
-{
-    return o->name[0] ? o->name : o->id;
 }
 
 const rules *org_rules(const struct org *o)

@@ -5,7 +5,7 @@
  * Every token, rule set, leader and board belongs to one org, and every
  * request, stream and background job acts in one. The registry of orgs
  * lives in Redis (keys.h: podium:{#}:org:{id}, orgs.lua); an `org` is this
- * daemon's context for one of them: its registry entry (name, state,
+ * daemon's context for one of them: its registry entry (state,
  * quotas), its rule set in force (a rulesync), its push channel (a push)
  * and its events-per-second limiter.
  *
@@ -95,8 +95,6 @@ struct org *orgs_find(orgs *os, const char *id);
  * as HGETALL fields; NULL or empty: the org is gone): its context, if any,
  * takes it at once. */
 void orgs_apply_entry(orgs *os, const char *id, const struct store_reply *fields);
-/* Contexts held in memory. */
-size_t orgs_count(const orgs *os);
 
 /* Adds a hold on o; returns it. */
 struct org *org_hold(struct org *o);
@@ -104,8 +102,6 @@ struct org *org_hold(struct org *o);
 void org_release(struct org *o);
 const char *org_id(const struct org *o);
 org_state org_get_state(const struct org *o);
-/* The display name from the registry (the id when none). */
-const char *org_name(const struct org *o);
 /* The rules in force, or NULL when none are stored. Borrowed: rules_hold
  * them to keep them past the current callback. */
 const rules *org_rules(const struct org *o);

@@ -408,11 +408,6 @@ const rules *rulesync_rules(const rulesync *rs)
     return rs ? rs->cur : NULL;
 }
 
-int64_t rulesync_version(const rulesync *rs)
-{
-    return rs ? rs->version : 0;
-}
-
 bool rulesync_loaded(const rulesync *rs)
 {
     return rs && (rs->loaded || (rs->file && rs->cur));

@@ -73,8 +73,6 @@ bool rulesync_busy(const rulesync *rs);
 /* The rules in force, or NULL before any were installed. Borrowed: take a
  * hold (rules_hold) to keep them past the current callback. */
 const rules *rulesync_rules(const rulesync *rs);
-/* Their version in Redis; 0 = none, or not stored yet (rules_file mode). */
-int64_t rulesync_version(const rulesync *rs);
 /* True once a fetch has answered (or the rules file is in force). */
 bool rulesync_loaded(const rulesync *rs);
 /* The org is in use: check the stored version if the last check is a

@@ -55,7 +55,6 @@
 
 #include "boards.h"
 #include "config.h"
-#include "ingest.h"
 #include "keys.h"
 #include "log.h"
 #include "orgs.h"

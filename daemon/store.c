@@ -107,7 +107,6 @@ struct store {
     store_ready_cb *on_ready;
     void *on_ready_arg;
     struct store_sub *subs; /* every subscription, live or being unsubscribed */
-    size_t nsubs;           /* live ones */
 };
 
 /* A script call in flight; owns copies of its arguments. */
@@ -485,7 +484,6 @@ store_sub *store_subscribe(store *s, const char *channel, store_message_cb *cb, 
         sb->cb = cb;
         sb->arg = arg;
         sb->resubscribe = sb->pending;
-        s->nsubs++;
         if (!sb->pending && s->sub.connected)
             send_subscribe(s, sb);
         return sb;
@@ -498,7 +496,6 @@ store_sub *store_subscribe(store *s, const char *channel, store_message_cb *cb, 
     if (s->subs)
         s->subs->prev = sb;
     s->subs = sb;
-    s->nsubs++;
     if (s->sub.ac == NULL && !evtimer_pending(s->sub.retry, NULL))
         connect_now(&s->sub); /* the first subscription opens the link */
     else if (s->sub.connected)
@@ -518,7 +515,6 @@ void store_unsubscribe(store_sub *sb)
     }
     sb->cb = NULL;
     sb->resubscribe = false;
-    s->nsubs--;
     if (s->closing)
         return; /* store_free frees it */
     if (!s->sub.connected) {
@@ -527,14 +523,9 @@ void store_unsubscribe(store_sub *sb)
         return; /* else the link's loss answers its SUBSCRIBE with NULL, which frees it */
     }
     if (sb->pending)
-        return; /* its SUBSCRIBE's answer comes first; then it is unsubscribed below */
+        return; /* its SUBSCRIBE's answer comes first, and sends the UNSUBSCRIBE (on_sub_reply) */
     if (redisAsyncCommand(s->sub.ac, on_sub_reply, sb, "UNSUBSCRIBE %s", sb->channel) == REDIS_OK)
         sb->pending = true;
-}
-
-size_t store_subscriptions(const store *s)
-{
-    return s ? s->nsubs : 0;
 }
 
 /* Plain command reply: hand it on. */

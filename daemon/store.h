@@ -68,8 +68,6 @@ store_sub *store_subscribe(store *s, const char *channel, store_message_cb *cb, 
     __attribute__((warn_unused_result));
 /* Ends a subscription: cb is not called again (NULL is allowed). */
 void store_unsubscribe(store_sub *sb);
-/* Live subscriptions, for tests and metrics. */
-size_t store_subscriptions(const store *s);
 /* Sends a command. Returns -1 (and does not call cb) when not ready. */
 int store_command(store *s, store_cb *cb, void *arg, int argc, const char **argv,
                   const size_t *argvlen) __attribute__((warn_unused_result));
