@@ -89,6 +89,8 @@ void push_note(push *p, const char *board, int64_t version)
 {
     if (p == NULL || board == NULL || strlen(board) >= sizeof(p->pending->board))
         return;
+    if (p->npending == 0 && util_now_ms() < p->quiet_ms)
+        return; /* nobody listened lately: not even a timer for it */
     size_t i = 0;
     while (i < p->npending && strcmp(p->pending[i].board, board) != 0)
         i++;
